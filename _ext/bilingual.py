@@ -34,7 +34,7 @@ def wrap_language_cells(notebook_json: str) -> str:
 
 
 def _on_source_read(app, docname: str, source: list[str]) -> None:
-    if app.env.doc2path(docname).suffix == ".ipynb":
+    if str(app.env.doc2path(docname)).endswith(".ipynb"):
         source[0] = wrap_language_cells(source[0])
 
 
