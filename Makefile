@@ -31,8 +31,10 @@ browser:
 	  else echo "Install Debian's chromium and chromium-driver for the browser test (sudo apt-get install chromium chromium-driver)"; fi; \
 	fi
 
+# The run also writes _build/TIMING.md (seconds per notebook); copy it over TIMING.md to update the report.
 test: install browser
-	$(PY) -m pytest tests chapters $(PYTEST_NB)
+	mkdir -p _build
+	$(PY) -m pytest tests chapters $(PYTEST_NB) --timing-report _build/TIMING.md
 
 # Unit and book-structure tests only (no notebook execution, no HTML build).
 test-fast: install
