@@ -157,14 +157,15 @@ def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, *, reduction
 
 def binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor, *,
                                      reduction: str = "mean") -> torch.Tensor:
-    """Binary cross-entropy on logits x in the stable form max(x, 0) - x*y + log(1 + exp(-|x|)). Any shape."""
+    """Binary cross-entropy on logits x in the stable form log(1 + exp(x)) - x*y. Any shape."""
     fn = "binary_cross_entropy_with_logits"
     _check_tensor(fn, "logits", logits)
     _check_tensor(fn, "target", target)
     _check_same_shape(fn, "logits", logits, "target", target)
     _check_in_unit_interval(fn, "target", target)
-    # equals -[y log s(x) + (1-y) log(1 - s(x))], but exp never sees a positive argument
-    loss = logits.clamp(min=0) - logits * target + torch.log1p(torch.exp(-logits.abs()))
+    # equals -[y log s(x) + (1-y) log(1 - s(x))]. logaddexp(0, x) = log(1 + exp(x)) is computed without
+    # overflow, and unlike max(x, 0) + log1p(exp(-|x|)) its gradient at x = 0 is the correct s(0) = 0.5.
+    loss = torch.logaddexp(torch.zeros_like(logits), logits) - logits * target
     return _reduce(fn, loss, reduction)
 
 

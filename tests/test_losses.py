@@ -314,3 +314,25 @@ def test_bad_input_raises_clear_value_error(call, match):
 def test_non_tensor_input_is_a_type_error():
     with pytest.raises(TypeError, match="torch.Tensor"):
         L.mse_loss([1.0, 2.0], torch.zeros(2))
+
+
+def test_bce_with_logits_and_sigmoid_focal_gradients_at_exactly_zero():
+    """A zero-initialised binary model starts at logit 0: the gradient there must be right."""
+    import torchvision
+
+    from dlnotes import losses
+
+    target = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    for ours, theirs in [
+        (lambda z: losses.binary_cross_entropy_with_logits(z, target, reduction="sum"),
+         lambda z: F.binary_cross_entropy_with_logits(z, target, reduction="sum")),
+        (lambda z: losses.sigmoid_focal_loss(z, target, reduction="sum"),
+         lambda z: torchvision.ops.sigmoid_focal_loss(z, target, reduction="sum")),
+    ]:
+        z1 = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        z2 = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        ours(z1).backward()
+        theirs(z2).backward()
+        torch.testing.assert_close(z1.grad, z2.grad)
+    big = torch.tensor([1000.0, -1000.0])
+    assert torch.isfinite(losses.binary_cross_entropy_with_logits(big, torch.tensor([0.0, 1.0]), reduction="none")).all()
