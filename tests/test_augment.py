@@ -15,13 +15,7 @@ from dlnotes.data import make_shapes
 EDGE = torch.tensor([0.0, 0.0, 1.0, 1.0])  # pixel-index boxes -> pixel-edge boxes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: a second intra-op thread only adds contention on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def gen(seed: int = 0) -> torch.Generator:

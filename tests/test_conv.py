@@ -13,13 +13,7 @@ from dlnotes import conv
 from dlnotes.receptive_field import Layer, empirical_receptive_field, input_gradient, layers_of, receptive_field
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def randn(*shape, seed=0):

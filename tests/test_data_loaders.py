@@ -29,13 +29,7 @@ from dlnotes.data import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Run on one thread: these tensors are small, and a busy 2-core machine makes idle threads spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 # --------------------------------------------------------------------------------------------

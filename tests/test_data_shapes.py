@@ -12,13 +12,7 @@ from dlnotes.data import COLORS, SHAPE_CLASSES, SHAPE_CLASSES_ZH, Shapes, make_s
 N = 600  # 100 per class
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Run on one thread: these tensors are small, and a busy 2-core machine makes idle threads spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,7 @@ from dlnotes import losses as L
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def gen(seed: int = 0) -> torch.Generator:

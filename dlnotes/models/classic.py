@@ -11,23 +11,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-
-def _check_images(X: torch.Tensor, *, in_channels: int, min_size: int, model: str) -> None:
-    """Raise a ValueError unless X is a float batch (B, in_channels, H, W) with H, W >= min_size."""
-    if not isinstance(X, torch.Tensor):
-        raise ValueError(f"{model} expects a torch.Tensor of shape (B, C, H, W), got {type(X).__name__}")
-    shape = tuple(X.shape)
-    if X.dim() != 4:
-        hint = "; add the batch dimension with X.unsqueeze(0)" if X.dim() == 3 else ""
-        raise ValueError(f"{model} expects a 4-D batch (B, C, H, W), got shape {shape}{hint}")
-    if shape[1] != in_channels:
-        hint = "; it looks channels-last, use X.permute(0, 3, 1, 2)" if shape[3] == in_channels else ""
-        raise ValueError(f"{model} expects {in_channels} input channel(s), (B, {in_channels}, H, W), "
-                         f"got shape {shape}{hint}")
-    if not X.is_floating_point():
-        raise ValueError(f"{model} expects a floating-point tensor, got {X.dtype}; convert with X.float()")
-    if min(shape[2:]) < min_size:
-        raise ValueError(f"{model} expects images of at least {min_size}x{min_size}, got {shape[2]}x{shape[3]}")
+from .checks import check_images
 
 
 # --- LeNet-5 --------------------------------------------------------------------------------------
@@ -69,7 +53,7 @@ class LeNet5(nn.Module):
         )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        _check_images(X, in_channels=self.in_channels, min_size=1, model="LeNet5")
+        check_images(X, in_channels=self.in_channels, min_size=1, model="LeNet5")
         if tuple(X.shape[2:]) != (self.in_size, self.in_size):
             raise ValueError(f"LeNet5(in_size={self.in_size}) expects {self.in_size}x{self.in_size} images, got "
                              f"{X.shape[2]}x{X.shape[3]}; build it with in_size={X.shape[2]} or resize the images")
@@ -137,7 +121,7 @@ class AlexNet(nn.Module):
         # Weights keep PyTorch's default initialisation, as torchvision's AlexNet does.
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        _check_images(X, in_channels=self.in_channels, min_size=self.min_size, model="AlexNet")
+        check_images(X, in_channels=self.in_channels, min_size=self.min_size, model="AlexNet")
         x = self.avgpool(self.features(X))  # (B, c5, 6, 6)
         return self.classifier(torch.flatten(x, 1))  # (B, num_classes)
 
@@ -211,7 +195,7 @@ class VGG(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        _check_images(X, in_channels=self.in_channels, min_size=self.min_size, model="VGG")
+        check_images(X, in_channels=self.in_channels, min_size=self.min_size, model="VGG")
         x = self.avgpool(self.features(X))  # (B, C, pool_size, pool_size)
         return self.classifier(torch.flatten(x, 1))  # (B, num_classes)
 
@@ -273,7 +257,7 @@ class Inception(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_images(x, in_channels=self.in_channels, min_size=1, model="Inception")
+        check_images(x, in_channels=self.in_channels, min_size=1, model="Inception")
         y1 = self.branch1(x)  # (B, c1, H, W)
         y3 = self.branch3(x)  # (B, c3, H, W)
         y5 = self.branch5(x)  # (B, c5, H, W)
@@ -376,7 +360,7 @@ class GoogLeNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
-        _check_images(X, in_channels=self.in_channels, min_size=self.min_size, model="GoogLeNet")
+        check_images(X, in_channels=self.in_channels, min_size=self.min_size, model="GoogLeNet")
         with_aux = self.training and self.aux_logits
         x = self.stem(X)  # (B, 192, H/8, W/8)
         x = self.pool3(self.inception3(x))  # (B, 480, H/16, W/16)

@@ -9,23 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _check_images(X: torch.Tensor, *, in_channels: int, min_size: int, model: str) -> None:
-    """Raise a ValueError unless X is a float batch (B, in_channels, H, W) with H, W >= min_size."""
-    if not isinstance(X, torch.Tensor):
-        raise ValueError(f"{model} expects a torch.Tensor of shape (B, C, H, W), got {type(X).__name__}")
-    shape = tuple(X.shape)
-    if X.dim() != 4:
-        hint = "; add the batch dimension with X.unsqueeze(0)" if X.dim() == 3 else ""
-        raise ValueError(f"{model} expects a 4-D batch (B, C, H, W), got shape {shape}{hint}")
-    if shape[1] != in_channels:
-        hint = "; it looks channels-last, use X.permute(0, 3, 1, 2)" if shape[3] == in_channels else ""
-        raise ValueError(f"{model} expects {in_channels} input channel(s), (B, {in_channels}, H, W), "
-                         f"got shape {shape}{hint}")
-    if not X.is_floating_point():
-        raise ValueError(f"{model} expects a floating-point tensor, got {X.dtype}; convert with X.float()")
-    if min(shape[2:]) < min_size:
-        raise ValueError(f"{model} expects images of at least {min_size}x{min_size}, got {shape[2]}x{shape[3]}")
+from .checks import check_images
 
 
 class DenseLayer(nn.Module):
@@ -59,7 +43,7 @@ class DenseBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_images(x, in_channels=self.in_channels, min_size=1, model="DenseBlock")
+        check_images(x, in_channels=self.in_channels, min_size=1, model="DenseBlock")
         features = [x]
         for layer in self.layers:
             new = layer(torch.cat(features, dim=1))  # each layer sees the block input and every earlier output
@@ -127,7 +111,7 @@ class DenseNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        _check_images(X, in_channels=self.in_channels, min_size=self.min_size, model="DenseNet")
+        check_images(X, in_channels=self.in_channels, min_size=self.min_size, model="DenseNet")
         x = self.stem(X)  # (B, c0, H/4, W/4)
         x = self.blocks(x)  # (B, C, H/32, W/32) for four blocks; DenseNet-121: C = 1024
         x = F.relu(self.norm(x))

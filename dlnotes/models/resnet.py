@@ -10,21 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _check_images(X: torch.Tensor, *, in_channels: int, model: str) -> None:
-    """Raise a ValueError unless X is a float batch of shape (B, in_channels, H, W)."""
-    if not isinstance(X, torch.Tensor):
-        raise ValueError(f"{model} expects a torch.Tensor of shape (B, C, H, W), got {type(X).__name__}")
-    shape = tuple(X.shape)
-    if X.dim() != 4:
-        hint = "; add the batch dimension with X.unsqueeze(0)" if X.dim() == 3 else ""
-        raise ValueError(f"{model} expects a 4-D batch (B, C, H, W), got shape {shape}{hint}")
-    if shape[1] != in_channels:
-        hint = "; it looks channels-last, use X.permute(0, 3, 1, 2)" if shape[3] == in_channels else ""
-        raise ValueError(f"{model} expects {in_channels} input channel(s), (B, {in_channels}, H, W), "
-                         f"got shape {shape}{hint}")
-    if not X.is_floating_point():
-        raise ValueError(f"{model} expects a floating-point tensor, got {X.dtype}; convert with X.float()")
+from .checks import check_images
 
 
 def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
@@ -53,7 +39,7 @@ class BasicBlock(nn.Module):
         self.shortcut = _shortcut(in_channels, channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_images(x, in_channels=self.in_channels, model="BasicBlock")
+        check_images(x, in_channels=self.in_channels, model="BasicBlock")
         identity = x if self.shortcut is None else self.shortcut(x)  # (B, channels, H/s, W/s)
         out = self.relu(self.bn1(self.conv1(x)))  # (B, channels, H/s, W/s)
         out = self.bn2(self.conv2(out))  # (B, channels, H/s, W/s)
@@ -85,7 +71,7 @@ class Bottleneck(nn.Module):
         self.shortcut = _shortcut(in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_images(x, in_channels=self.in_channels, model="Bottleneck")
+        check_images(x, in_channels=self.in_channels, model="Bottleneck")
         identity = x if self.shortcut is None else self.shortcut(x)  # (B, 4 * channels, H/s, W/s)
         out = self.relu(self.bn1(self.conv1(x)))  # reduce: (B, width, H, W)
         out = self.relu(self.bn2(self.conv2(out)))  # (B, width, H/s, W/s)
@@ -154,7 +140,7 @@ class ResNet(nn.Module):
                     nn.init.zeros_(m.bn2.weight)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        _check_images(X, in_channels=self.in_channels, model="ResNet")
+        check_images(X, in_channels=self.in_channels, model="ResNet")
         x = self.stem(X)  # (B, w, H/4, W/4)            (H, W with small_input=True)
         x = self.layer1(x)  # (B, w * e, H/4, W/4)      e = block.expansion
         x = self.layer2(x)  # (B, 2w * e, H/8, W/8)
