@@ -13,10 +13,10 @@ import platform
 from collections import defaultdict
 from pathlib import Path
 
+from tools.notebooks import BOOK_BUDGET_S, NOTEBOOK_BUDGET_S
+
 os.environ["DLNOTES_QUIET"] = "1"
 
-NOTEBOOK_BUDGET_S = 90
-BOOK_BUDGET_S = 20 * 60
 _durations: dict[str, float] = defaultdict(float)
 _failed: set[str] = set()
 

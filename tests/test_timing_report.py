@@ -2,8 +2,7 @@
 
 import re
 
-from conftest import BOOK_BUDGET_S, NOTEBOOK_BUDGET_S
-from tools.notebooks import ROOT, all_notebooks
+from tools.notebooks import BOOK_BUDGET_S, NOTEBOOK_BUDGET_S, ROOT, all_notebooks
 
 
 def test_timing_report_is_current_and_within_budget():

@@ -33,6 +33,10 @@ if "google.colab" in sys.modules:
 
 LANG_TAGS = ("lang-zh", "lang-en")
 
+# Time budgets on the 2-core reference machine (seconds under `pytest --nbval`).
+NOTEBOOK_BUDGET_S = 90
+BOOK_BUDGET_S = 20 * 60
+
 
 def all_notebooks() -> list[Path]:
     """Every notebook of the book, in path order."""
