@@ -13,6 +13,8 @@ from dlnotes.models.attention_cnn import (
 from dlnotes.models.resnet import BasicBlock
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
+
 def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -147,7 +149,7 @@ def test_bad_input_gives_clear_errors():
         make_attention("eca", 8)
     with pytest.raises(ValueError, match="attention must be one of"):
         SmallResNet(attention="sk")
-    with pytest.raises(ValueError, match="16 channels"):
+    with pytest.raises(ValueError, match="16 input channel"):
         SEBlock(16, reduction=4)(torch.randn(2, 8, 4, 4))
     with pytest.raises(ValueError, match="unsqueeze"):
         SEBlock(16, reduction=4)(torch.randn(16, 4, 4))

@@ -267,3 +267,14 @@ def test_bad_arguments_raise_value_error():
         M.DenseNet(block_config=())
     with pytest.raises(ValueError, match="Bottleneck expects 256 input channel"):
         M.Bottleneck(256, 64)(torch.randn(1, 64, 8, 8))
+
+
+def test_paper_alexnet_lrn_matches_the_paper_formula():
+    """The paper's LRN: a / (k + alpha * sum of n neighbouring squares) ** beta, alpha=1e-4, n=5, k=2."""
+    from dlnotes import models
+
+    lrn = [m for m in models.alexnet(paper=True, num_classes=10).features if isinstance(m, torch.nn.LocalResponseNorm)][0]
+    a = torch.relu(torch.randn(2, 12, 4, 4, generator=torch.Generator().manual_seed(0)) * 40)
+    squares = a.pow(2)
+    energy = torch.stack([squares[:, max(0, i - 2): i + 3].sum(dim=1) for i in range(12)], dim=1)
+    torch.testing.assert_close(lrn(a), a / (2.0 + 1e-4 * energy) ** 0.75)

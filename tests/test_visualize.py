@@ -34,6 +34,8 @@ class SquareHead(nn.Module):
         return (A**2).mean(dim=(2, 3)) @ self.V.T
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
+
 def test_capture_activations_shapes_and_hooks_removed():
     torch.manual_seed(0)
     model = GapNet()

@@ -10,22 +10,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dlnotes.models.checks import check_images
 from dlnotes.models.resnet import BasicBlock
 
 ATTENTIONS = (None, "se", "cbam")
 
 
 def _check_maps(x: torch.Tensor, *, channels: int | None, module: str) -> None:
-    """Raise a ValueError unless x is a float batch of feature maps (B, channels, H, W)."""
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{module} expects a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
-    if x.dim() != 4:
-        hint = "; add the batch dimension with x.unsqueeze(0)" if x.dim() == 3 else ""
-        raise ValueError(f"{module} expects a 4-D batch (B, C, H, W), got shape {tuple(x.shape)}{hint}")
-    if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{module} was built for {channels} channels, (B, {channels}, H, W), got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"{module} expects a floating-point tensor, got {x.dtype}; convert with x.float()")
+    """Raise a ValueError unless x is a float batch of feature maps (B, channels, H, W); None: any channels."""
+    if channels is None:  # spatial attention works on any number of channels
+        channels = x.shape[1] if isinstance(x, torch.Tensor) and x.dim() == 4 else -1
+    check_images(x, in_channels=channels, model=module)
 
 
 def _hidden(channels: int, reduction: int, module: str) -> int:

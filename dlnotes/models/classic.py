@@ -70,7 +70,9 @@ def lenet5(num_classes: int = 10, *, in_channels: int = 1, in_size: int = 32) ->
 
 def _lrn(paper: bool) -> list[nn.Module]:
     # Local response normalisation with the constants of the AlexNet paper (section 3.3).
-    return [nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)] if paper else []
+    # The paper's alpha = 1e-4 multiplies a sum over n = 5 channels; PyTorch divides alpha by n (a mean),
+    # so the paper's normalisation is alpha = 5 * 1e-4 here.
+    return [nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0)] if paper else []
 
 
 class AlexNet(nn.Module):
