@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -25,15 +27,54 @@ STYLE = {
 }
 
 
+# Fonts that draw Chinese, in order of preference (Debian/Ubuntu, macOS, Windows).
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "PingFang SC", "Heiti SC", "Microsoft YaHei", "SimHei")
+_CJK_FILE = re.compile(r"NotoSans(CJK|SC)|SourceHanSans|wqy|PingFang|msyh|simhei", re.IGNORECASE)
+
+
+def cjk_font() -> str | None:
+    """Name of an installed font that draws Chinese, or None (e.g. on Colab without extra fonts)."""
+    from matplotlib import font_manager
+
+    def first_known() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in names), None)
+
+    found = first_known()
+    if found is None:  # installed after matplotlib cached its font list: register the files directly
+        for path in font_manager.findSystemFonts():
+            if _CJK_FILE.search(Path(path).name):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError):
+                    continue
+        found = first_known()
+    return found
+
+
 def use_style() -> None:
-    """Apply the book's matplotlib style (small figures, light grid). Nothing is changed on import."""
+    """Apply the book's matplotlib style (small figures, light grid). Nothing is changed on import.
+
+    If a CJK font is installed it is added as a fallback after DejaVu Sans, so figure text may mix
+    Chinese and English (see ``bilingual``)."""
     mpl.rcParams.update(STYLE)
+    font = cjk_font()
+    if font is not None:
+        mpl.rcParams["font.family"] = "sans-serif"
+        mpl.rcParams["font.sans-serif"] = ["DejaVu Sans", font]
     # Inline figures in notebooks: PNG at the style's dpi, so the stored notebooks stay light.
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
         set_matplotlib_formats("png")
     except ImportError:  # not running under IPython
         pass
+
+
+def bilingual(zh: str, en: str, *, sep: str = " · ") -> str:
+    """Figure text in both languages, "zh · en"; English alone where no CJK font is installed (no tofu)."""
+    cjk_in_use = any(name in CJK_FONTS for name in mpl.rcParams["font.sans-serif"])  # set by use_style()
+    return f"{zh}{sep}{en}" if cjk_in_use else en
 
 
 def _to_numpy(x) -> np.ndarray:

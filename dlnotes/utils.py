@@ -50,6 +50,18 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
+def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
+    """Floating-point operations of one forward pass of ``model(*inputs)``, counted by PyTorch's own
+    ``FlopCounterMode`` (a multiply-add counts as 2; element-wise ops such as ReLU count 0)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_flops expects an nn.Module, got {type(model).__name__}")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    return counter.get_total_flops()
+
+
 def count_params(model: nn.Module, *, trainable_only: bool = True) -> int:
     """Number of parameters of ``model`` (only those with ``requires_grad`` by default)."""
     if not isinstance(model, nn.Module):

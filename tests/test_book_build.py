@@ -95,6 +95,30 @@ def _shows_only(driver, lang: str) -> bool:
     return total > 0 and shown == total and total_other > 0 and hidden_other == 0
 
 
+def _wait_until_only(driver, lang: str, timeout: float = 60) -> None:
+    """Wait (polling, no fixed sleep) until the page shows exactly the prose of `lang`; fail after `timeout` s.
+
+    A busy machine may run the page's script late: waiting on the condition keeps the test honest there."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+                      ).until(lambda d: _shows_only(d, lang))
+    except TimeoutException:
+        shown, total = _visible(driver, lang)
+        pytest.fail(f"{driver.current_url}: after {timeout} s, {shown} of {total} {lang} blocks shown "
+                    f"and {_visible(driver, 'en' if lang == 'zh' else 'zh')} of the other language")
+
+
+def _switch_button(driver, timeout: float = 60):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(EC.element_to_be_clickable((By.ID, "dlnotes-lang-switch")))
+
+
 def test_language_switch_in_headless_chromium(server, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -103,29 +127,29 @@ def test_language_switch_in_headless_chromium(server, tmp_path):
         # First visit follows the browser's language (Chinese here).
         driver.get(f"{server}/{PILOT}")
         assert driver.execute_script("return navigator.language").startswith("zh")
-        assert _shows_only(driver, "zh")
+        _wait_until_only(driver, "zh")
         heading = driver.find_element(By.CSS_SELECTOR, "article h1").text
         assert "张量" in heading and "Tensors" in heading, "headings carry both languages"
         code_cells = driver.find_elements(By.CSS_SELECTOR, "div.cell_input")
         assert code_cells and all(c.is_displayed() for c in code_cells), "code is shown once, in both modes"
 
         # One click switches every prose block on the page.
-        button = driver.find_element(By.ID, "dlnotes-lang-switch")
+        button = _switch_button(driver)
         assert button.text == "English"
         button.click()
-        assert _shows_only(driver, "en")
-        assert driver.find_element(By.ID, "dlnotes-lang-switch").text == "中文"
+        _wait_until_only(driver, "en")
+        assert _switch_button(driver).text == "中文"
         assert all(c.is_displayed() for c in driver.find_elements(By.CSS_SELECTOR, "div.cell_input"))
 
         # The choice persists across pages and reloads.
         driver.get(f"{server}/chapters/00_preface/index.html")
-        assert _shows_only(driver, "en")
+        _wait_until_only(driver, "en")
         driver.refresh()
-        assert _shows_only(driver, "en")
+        _wait_until_only(driver, "en")
 
         # And switches back.
-        driver.find_element(By.ID, "dlnotes-lang-switch").click()
-        assert _shows_only(driver, "zh")
+        _switch_button(driver).click()
+        _wait_until_only(driver, "zh")
         driver.save_screenshot(str(tmp_path / "preface-zh.png"))
     finally:
         driver.quit()
@@ -135,6 +159,6 @@ def test_first_visit_with_an_english_browser_shows_english(server, tmp_path):
     driver = _browser("en-US", tmp_path / "profile-en")
     try:
         driver.get(f"{server}/{PILOT}")
-        assert _shows_only(driver, "en")
+        _wait_until_only(driver, "en")
     finally:
         driver.quit()

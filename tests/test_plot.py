@@ -52,3 +52,24 @@ def test_show_images():
         plot.show_images(torch.rand(2, 2, 8, 8))
     with pytest.raises(ValueError, match="labels"):
         plot.show_images(torch.rand(2, 3, 8, 8), labels=["a"])
+
+
+def test_bilingual_text_falls_back_to_english_without_a_cjk_font(monkeypatch):
+    import matplotlib as mpl
+
+    monkeypatch.setitem(mpl.rcParams, "font.sans-serif", ["DejaVu Sans"])
+    assert plot.bilingual("损失", "loss") == "loss"
+    monkeypatch.setitem(mpl.rcParams, "font.sans-serif", ["DejaVu Sans", "Noto Sans CJK JP"])
+    assert plot.bilingual("损失", "loss") == "损失 · loss"
+
+
+def test_use_style_finds_a_cjk_font_when_one_is_installed():
+    import matplotlib as mpl
+
+    font = plot.cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed here (Debian: fonts-noto-cjk, which make test installs)")
+    with mpl.rc_context():
+        plot.use_style()
+        assert font in mpl.rcParams["font.sans-serif"]
+        assert "·" in plot.bilingual("损失", "loss")

@@ -58,3 +58,13 @@ def test_import_has_no_side_effects():
             "assert dict(mpl.rcParams) == before, 'rcParams changed on import';"
             "assert torch.initial_seed() == s, 'seed changed on import'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_count_flops_counts_a_linear_layer_by_hand():
+    layer = nn.Linear(5, 3)
+    x = torch.randn(4, 5)
+    assert utils.count_flops(layer, x) == 2 * 4 * 5 * 3          # one multiply-add = 2 FLOPs per weight use
+    conv = nn.Conv2d(2, 4, 3, padding=1)
+    assert utils.count_flops(conv, torch.randn(1, 2, 6, 6)) == 2 * (2 * 9) * 4 * 36
+    with pytest.raises(TypeError, match="nn.Module"):
+        utils.count_flops(lambda t: t, x)
