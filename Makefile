@@ -1,15 +1,17 @@
 # Two commands for a newcomer (see README.md):
 #   make book   install what is needed and build the HTML book into _build/html/ (stored outputs, no execution)
-#   make test   install what is needed and run the whole test suite (unit tests, nbval over every notebook,
-#               the -W HTML build, the language switch in headless Chromium)
+#   make test   install what is needed and run the whole test suite (unit tests, nbval over every notebook
+#               here and again on an emulated other CPU, the -W HTML build, the language switch in headless
+#               Chromium, the freshness of TIMING.md and SEEDS.md)
 # VENV may point elsewhere (.ci/run uses a cache keyed by the lock file).
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LOCK := requirements-lock.txt
-PYTEST_NB := --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
+# The nbval sanitizer and cell timeout live in pyproject.toml, so a plain `pytest --nbval chapters` works too.
+PYTEST_NB := --nbval
 
-.PHONY: install book test test-fast timing bench lock browser clean
+.PHONY: install book test test-fast timing seeds bench lock browser clean
 
 $(VENV)/.installed-lock: $(LOCK)
 	python3 -m venv $(VENV)
@@ -24,14 +26,17 @@ book: install
 	$(VENV)/bin/jupyter-book build . --keep-going
 	@echo "Open _build/html/index.html"
 
-# Debian's Chromium and ChromeDriver for the language-switch test (installed only when missing and root).
+# Debian's Chromium and ChromeDriver for the language-switch test, and Noto CJK so that figures can carry
+# Chinese text (installed only when missing and root; without the fonts figures fall back to English).
 browser:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else echo "Install Debian's chromium and chromium-driver for the browser test (sudo apt-get install chromium chromium-driver)"; fi; \
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; \
+	  else echo "For the browser test and Chinese in figures: sudo apt-get install chromium chromium-driver fonts-noto-cjk"; fi; \
 	fi
 
-# The run also writes _build/TIMING.md (seconds per notebook); copy it over TIMING.md to update the report.
+# tests/test_other_cpu.py re-runs nbval per notebook with ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+# OMP_NUM_THREADS=1 against the same stored outputs. The run also writes _build/TIMING.md (seconds per notebook); copy it over TIMING.md to update the report.
 test: install browser
 	mkdir -p _build
 	$(PY) -m pytest tests chapters $(PYTEST_NB) --timing-report _build/TIMING.md
@@ -42,6 +47,11 @@ test-fast: install
 
 timing: install
 	$(PY) -m pytest chapters $(PYTEST_NB) --timing-report TIMING.md -q
+
+# Every notebook under papermill with SEED=1, SEED=2 and on the emulated other CPU; rewrites SEEDS.md
+# (about 3x the book's nbval time). tests/test_seeds_report.py checks that it is current and green.
+seeds: install
+	$(PY) -m tools.seeds
 
 bench: install
 	$(PY) scripts/bench_fit.py
