@@ -1,5 +1,6 @@
 """Model zoo of the book, one module per chapter: `classic` (LeNet-5, AlexNet, VGG, GoogLeNet),
-`resnet` (ResNet, ResNeXt), `densenet` (DenseNet).
+`resnet` (ResNet, ResNeXt), `densenet` (DenseNet), `attention_cnn` (SE, CBAM, CSP); for sequences,
+`rnn` (RNN, LSTM and GRU cells written out) and `seq2seq` (encoder-decoder with additive attention).
 
 Every constructor builds a randomly initialised model; nothing is downloaded.
 """
