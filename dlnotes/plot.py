@@ -61,7 +61,8 @@ def use_style() -> None:
     mpl.rcParams.update(STYLE)
     font = cjk_font()
     if font is not None:
-        mpl.rcParams["font.family"] = "sans-serif"
+        # matplotlib falls back glyph by glyph along the font.family list (not along font.sans-serif)
+        mpl.rcParams["font.family"] = ["DejaVu Sans", font]
         mpl.rcParams["font.sans-serif"] = ["DejaVu Sans", font]
     # Inline figures in notebooks: PNG at the style's dpi, so the stored notebooks stay light.
     try:

@@ -73,3 +73,19 @@ def test_use_style_finds_a_cjk_font_when_one_is_installed():
         plot.use_style()
         assert font in mpl.rcParams["font.sans-serif"]
         assert "·" in plot.bilingual("损失", "loss")
+
+
+def test_chinese_figure_text_is_drawn_without_missing_glyphs():
+    import warnings
+
+    import matplotlib as mpl
+
+    if plot.cjk_font() is None:
+        pytest.skip("no CJK font installed here (Debian: fonts-noto-cjk, which make test installs)")
+    with mpl.rc_context():
+        plot.use_style()
+        fig, ax = plt.subplots()
+        ax.set_title(plot.bilingual("行与列", "rows and columns"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")        # "Glyph ... missing from font(s)" would be raised here
+            fig.canvas.draw()
