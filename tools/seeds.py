@@ -62,7 +62,9 @@ def _failure(executed: Path) -> str:
     nb = nbformat.read(executed, as_version=4)
     index = 0
     for cell in nb.cells:
-        injected = "injected-parameters" in cell.metadata.get("tags", [])
+        # cells papermill adds (the injected parameters, its error banner and anchor) are not counted
+        tags = cell.metadata.get("tags", [])
+        injected = "injected-parameters" in tags or "papermill-error-cell-tag" in tags
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 message = (out.get("evalue") or "").strip().splitlines()
