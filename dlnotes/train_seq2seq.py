@@ -35,9 +35,11 @@ def train_seq2seq(model: Seq2Seq, pairs: Pairs, src_vocab: Vocab, tgt_vocab: Voc
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
     history: dict[str, list[float]] = {"step": [], "train_loss": []}
     running = 0.0
+    device = next(model.parameters()).device
     model.train()
     for step in range(1, steps + 1):
-        src, src_lengths, tgt_in, tgt_out = encode_pairs(rng.sample(list(pairs), batch_size), src_vocab, tgt_vocab)
+        batch = encode_pairs(rng.sample(list(pairs), batch_size), src_vocab, tgt_vocab)
+        src, src_lengths, tgt_in, tgt_out = (t.to(device) for t in batch)            # on the model's device
         logits = model(src, src_lengths, tgt_in)                                     # (B, T, V)
         loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=tgt_vocab.pad_id)
         optimizer.zero_grad()
@@ -62,9 +64,10 @@ def translate(model: Seq2Seq, texts: Sequence[str], src_vocab: Vocab, tgt_vocab:
               max_len: int = 40, batch_size: int = 500) -> list[str]:
     """Decoded target texts (greedy for beam=1, else beam search)."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for i in range(0, len(texts), batch_size):
-        src, src_lengths = src_vocab.batch(texts[i : i + batch_size])
+        src, src_lengths = (t.to(device) for t in src_vocab.batch(texts[i : i + batch_size]))
         if beam == 1:
             ids, _ = model.greedy(src, src_lengths, max_len=max_len)
         else:
