@@ -193,8 +193,9 @@ def derivative(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> t
 def dead_units(pre_activations: torch.Tensor) -> torch.Tensor:
     """Bool mask (H,) of ReLU units whose input is <= 0 for every example of pre_activations (N, H).
 
-    Such a unit outputs 0 and receives a zero gradient on all N examples: on this data it can never
-    come back to life.
+    Such a unit outputs 0 and its own weights receive a zero gradient on all N examples. In the first
+    layer, with no weight decay, nothing can move it back; deeper units can revive when the layers
+    below them change, and an L2 penalty inside Adam can revive them too (01_fundamentals/03_activations).
     """
     _check_input("dead_units", pre_activations)
     if pre_activations.ndim != 2 or pre_activations.shape[0] < 1:
