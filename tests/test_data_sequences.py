@@ -132,3 +132,12 @@ def test_copy_task_and_sine_waves():
     assert torch.equal(s, sequences.sine_waves(8, 100, noise=0.0, seed=0))
     with pytest.raises(ValueError, match="noise"):
         sequences.sine_waves(8, 100, noise=-1)
+
+
+def test_delayed_recall():
+    X, y = sequences.delayed_recall(6, 12, delay=5, vocab=4, seed=0)
+    assert X.shape == y.shape == (6, 12) and X.min() >= 0 and X.max() < 4
+    assert torch.equal(y[:, 5:], X[:, :-5]) and (y[:, :5] == -100).all()
+    assert torch.equal(X, sequences.delayed_recall(6, 12, delay=5, vocab=4, seed=0)[0])
+    with pytest.raises(ValueError, match="delay must be < length"):
+        sequences.delayed_recall(6, 5, delay=5)

@@ -2,7 +2,7 @@
 
 "digits" and "shapes" are offline (scikit-learn's digits, procedurally drawn shapes); "mnist",
 "fashion-mnist" and "cifar10" come through torchvision and are downloaded only with download=True.
-Sequence data lives in submodules: `sequences` (sine waves, the adding problem, the copy task),
+Sequence data lives in submodules: `sequences` (sine waves, the adding problem, the copy task, delayed recall),
 `translation` (numbers and dates in English and Chinese) and `tokenizer` (a character / word vocabulary).
 Importing this package is cheap: scikit-learn and torchvision are imported when first needed.
 """

@@ -1,5 +1,5 @@
-"""Sequence tasks generated from a seed: noisy sine waves to forecast, and two long-memory benchmarks,
-the adding problem (Hochreiter & Schmidhuber 1997) and the copy task."""
+"""Sequence tasks generated from a seed: noisy sine waves to forecast, and long-memory benchmarks:
+the adding problem (Hochreiter & Schmidhuber 1997), the copy task and delayed recall."""
 
 from __future__ import annotations
 
@@ -59,4 +59,19 @@ def copy_task(n: int, num_symbols: int, *, delay: int, vocab: int = 8, seed: int
     X[:, :num_symbols] = symbols
     X[:, num_symbols + delay - 1] = 1                      # 'go': start writing after this step
     y[:, -num_symbols:] = symbols
+    return X, y
+
+
+def delayed_recall(n: int, length: int, *, delay: int, vocab: int = 4, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Echo every symbol `delay` steps later. X (n, length): symbols 0..vocab-1, uniform;
+    y (n, length): y[:, t] = X[:, t - delay], and -100 (cross_entropy's ignore_index) for t < delay.
+    Guessing scores 1 / vocab accuracy."""
+    _check("n", n), _check("length", length, 2), _check("delay", delay), _check("vocab", vocab, 2)
+    _check("seed", seed, 0)
+    if delay >= length:
+        raise ValueError(f"delay must be < length, got delay={delay}, length={length}")
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randint(0, vocab, (n, length), generator=g)
+    y = torch.full_like(X, -100)
+    y[:, delay:] = X[:, :-delay]
     return X, y
