@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 import torch
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2  # their ids: the specials come first in every vocabulary
 SPECIALS = (PAD, BOS, EOS)
 _WORD = re.compile(r"[^\s-]+|-")  # words, and the hyphen of 'twenty-four' as a token of its own
 
@@ -39,7 +40,7 @@ class Vocab:
     def __repr__(self) -> str:
         return f"Vocab({len(self)} tokens, split={self.split!r})"
 
-    pad_id, bos_id, eos_id = 0, 1, 2
+    pad_id, bos_id, eos_id = PAD_ID, BOS_ID, EOS_ID
 
     def tokenize(self, text: str) -> list[str]:
         if not isinstance(text, str):

@@ -7,11 +7,10 @@ Shapes: src (B, S) token ids padded with 0, src_lengths (B,), tgt_in (B, T) = <b
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-BOS_ID, EOS_ID, PAD_ID = 1, 2, 0  # as in dlnotes.data.tokenizer
+from dlnotes.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
 def check_batch(src: Tensor, src_lengths: Tensor, tgt_in: Tensor | None = None) -> None:
