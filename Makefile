@@ -11,7 +11,7 @@ LOCK := requirements-lock.txt
 # The nbval sanitizer and cell timeout live in pyproject.toml, so a plain `pytest --nbval chapters` works too.
 PYTEST_NB := --nbval
 
-.PHONY: install book test test-fast timing seeds bench lock browser clean
+.PHONY: install mathjax book test test-fast timing seeds bench lock browser colab-cells clean
 
 $(VENV)/.installed-lock: $(LOCK)
 	python3 -m venv $(VENV)
@@ -22,7 +22,16 @@ $(VENV)/.installed-lock: $(LOCK)
 install: $(VENV)/.installed-lock
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 
-book: install
+# MathJax for reading math offline: `npm pack` of a pinned release into ~/.cache/dlnotes/npm, checked
+# against the registry's sha512 (once); every HTML build then copies it into _build/html/_static/mathjax/
+# (_ext/offline_mathjax.py), so the book loads no script, style or font from a CDN. Debian's npm is
+# installed when missing and root.
+mathjax: install
+	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && apt-get install -y -qq npm >/dev/null; fi
+	$(PY) _ext/offline_mathjax.py
+
+book: install mathjax
 	$(VENV)/bin/jupyter-book build . --keep-going
 	@echo "Open _build/html/index.html"
 
@@ -37,7 +46,7 @@ browser:
 
 # tests/test_other_cpu.py re-runs nbval per notebook with ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 # OMP_NUM_THREADS=1 against the same stored outputs. The run also writes _build/TIMING.md (seconds per notebook); copy it over TIMING.md to update the report.
-test: install browser
+test: install mathjax browser
 	mkdir -p _build
 	$(PY) -m pytest tests chapters $(PYTEST_NB) --timing-report _build/TIMING.md
 
@@ -52,6 +61,11 @@ timing: install
 # (about 3x the book's nbval time). tests/test_seeds_report.py checks that it is current and green.
 seeds: install
 	$(PY) -m tools.seeds
+
+# After changing _config.yml's repository.url (a fork, a release): rewrite every notebook's first code cell
+# (the Colab set-up) to install from it. Only that cell changes; tests/test_publishing.py checks they agree.
+colab-cells: install
+	$(PY) -m tools.notebooks colab-cells
 
 bench: install
 	$(PY) scripts/bench_fit.py

@@ -178,16 +178,16 @@ def test_nbval_runs_every_cell_and_compares_the_deterministic_ones(path):
 
 
 def _rejected_terms() -> dict[str, str]:
-    """Chinese variants the glossary rejects ('not X' in its English column) -> the term to use instead."""
-    rows = re.findall(r"^\| ([^|]+) \| [^|]*not ([\u4e00-\u9fff]+)[^|]* \|$",
-                      (CHAPTERS / "00_preface/02_notation.md").read_text(), re.MULTILINE)
-    return {variant: term.strip() for term, variant in rows}
+    """Chinese variants the glossary rejects ('不用“X”。' in a Chinese definition) -> the term to use instead."""
+    from tools.glossary import load_glossary
+
+    return {variant: entry.zh_term for entry in load_glossary().entries for variant in entry.rejected}
 
 
 def test_chapters_use_the_glossary_term_not_its_rejected_variants():
     rejected = _rejected_terms()
-    assert "快捷连接" in rejected, "the glossary fixes one Chinese term for 'shortcut'"
-    pages = [p for p in CHAPTERS.rglob("*") if p.suffix in (".md", ".ipynb") and p.name != "02_notation.md"]
+    assert rejected.get("快捷连接") == "捷径", "the glossary fixes one Chinese term for 'shortcut'"
+    pages = [p for p in CHAPTERS.rglob("*") if p.suffix in (".md", ".ipynb") and p.name != "03_glossary.md"]
     for page in pages:
         text = page.read_text()
         for variant, term in rejected.items():

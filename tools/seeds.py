@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.notebooks import ROOT, all_notebooks
+from tools.notebooks import ROOT, all_notebooks, is_colab_cell
 
 REPORT = ROOT / "SEEDS.md"
 
@@ -51,9 +51,13 @@ ROW = re.compile(r"^\| `(?P<nb>[^`]+\.ipynb)` \| `(?P<hash>[0-9a-f]+)` \|(?P<cel
 
 
 def code_hash(path: Path) -> str:
-    """Hash of a notebook's code cells (prose and outputs do not change what its asserts check)."""
+    """Hash of a notebook's code cells (prose and outputs do not change what its asserts check).
+
+    The Colab set-up cell is left out: it does nothing off Colab, and a fork that points it at another
+    repository (`python -m tools.notebooks colab-cells`) must not make every row of the report stale."""
     nb = nbformat.read(path, as_version=4)
-    code = "\n# ---- cell ----\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    code = "\n# ---- cell ----\n".join(c.source for c in nb.cells
+                                         if c.cell_type == "code" and not is_colab_cell(c.source))
     return hashlib.sha256(code.encode()).hexdigest()[:12]
 
 
