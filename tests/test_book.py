@@ -8,9 +8,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
-from tools.notebooks import CHAPTERS, COLAB_CELL, LANG_TAGS, ROOT, all_notebooks
+from tools.notebooks import CHAPTERS, COLAB_CELL, LANG_TAGS, ROOT, all_notebooks, toc_files
 
 NOTEBOOKS = all_notebooks()
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -18,24 +17,6 @@ LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 HEADING = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
 LABEL = re.compile(r"^\([a-z0-9][a-z0-9_-]*\)=$")
 NB_IDS = [str(p.relative_to(ROOT)) for p in NOTEBOOKS]
-
-
-def toc_files() -> list[str]:
-    """Every file named in _toc.yml (without suffix), root included, in order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
 
 
 def is_bilingual_heading(line: str) -> bool:

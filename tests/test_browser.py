@@ -16,9 +16,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import yaml
 
-from tools.notebooks import ROOT
+from tools.notebooks import ROOT, toc_files
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -56,20 +55,7 @@ return {broken, formulas, rendered, raw, foreign};
 
 def toc_pages() -> list[str]:
     """Every page listed in _toc.yml, as built HTML paths, in reading order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return [f"{f}.html" for f in files]
+    return [f"{f}.html" for f in toc_files()]
 
 
 def _browser(language: str, profile: Path):

@@ -80,6 +80,23 @@ def all_notebooks() -> list[Path]:
     return sorted(p for p in CHAPTERS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
+def toc_files() -> list[str]:
+    """Every file named in _toc.yml (without suffix), root included, in reading order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
 def execute(path: Path, *, timeout: int = 600) -> float:
     """Run a notebook top to bottom in its own folder, store its outputs, return the seconds it took."""
     from nbclient import NotebookClient
