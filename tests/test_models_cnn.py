@@ -10,16 +10,7 @@ import torchvision.models as tvm
 from torch import nn
 
 import dlnotes.models as M
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def on_meta(build):
-    """Build a model on the meta device: shapes only, no memory, no initialisation cost."""
-    with torch.device("meta"):
-        return build()
+from model_helpers import copy_of_reference, n_params, on_meta
 
 
 def tv_googlenet(num_classes: int = 1000, aux_logits: bool = False) -> nn.Module:
@@ -71,11 +62,7 @@ def with_reference_weights(name: str, num_classes: int = 10) -> tuple[nn.Module,
     """Our model and torchvision's, ours holding a copy of torchvision's weights (same order, same shapes)."""
     ours, theirs = PAIRS[name]
     reference = theirs(num_classes)
-    model = on_meta(lambda: ours(num_classes)).to_empty(device="cpu")
-    ours_sd, ref_sd = model.state_dict(), reference.state_dict()
-    assert [v.shape for v in ours_sd.values()] == [v.shape for v in ref_sd.values()]
-    model.load_state_dict(dict(zip(ours_sd.keys(), ref_sd.values())))
-    return model, reference
+    return copy_of_reference(lambda: ours(num_classes), reference), reference
 
 
 @pytest.mark.parametrize("name", SAME_FUNCTION)

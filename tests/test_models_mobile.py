@@ -10,18 +10,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import dlnotes.models as M
+from model_helpers import copy_of_reference, n_params, on_meta
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def on_meta(build):
-    """Build a model on the meta device: shapes only, no memory, no initialisation cost."""
-    with torch.device("meta"):
-        return build()
 
 
 def multiply_adds(model: nn.Module, size: int = 224) -> float:
@@ -69,11 +60,7 @@ def with_reference_weights(name: str, num_classes: int = 10) -> tuple[nn.Module,
     reference = theirs(num_classes)
     with torch.no_grad():
         randomise_batch_norm(reference, torch.Generator().manual_seed(1))
-    model = on_meta(lambda: ours(num_classes)).to_empty(device="cpu")
-    ours_sd, ref_sd = model.state_dict(), reference.state_dict()
-    assert [v.shape for v in ours_sd.values()] == [v.shape for v in ref_sd.values()]
-    model.load_state_dict(dict(zip(ours_sd.keys(), ref_sd.values())))
-    return model, reference
+    return copy_of_reference(lambda: ours(num_classes), reference), reference
 
 
 def randomise_batch_norm(model: nn.Module, generator: torch.Generator) -> None:
