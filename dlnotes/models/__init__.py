@@ -1,6 +1,7 @@
 """Model zoo of the book, one module per chapter: `classic` (LeNet-5, AlexNet, VGG, GoogLeNet),
-`resnet` (ResNet, ResNeXt), `densenet` (DenseNet), `attention_cnn` (SE, CBAM, CSP), `mobile` with
-`mobile_blocks` (SqueezeNet, MobileNet v1-v3, ShuffleNet v1/v2, GhostNet, EfficientNet-B0, PP-LCNet); for sequences,
+`resnet` (ResNet, ResNeXt), `densenet` (DenseNet), `attention_cnn` (SE, CBAM, CSP), `mobile` (SqueezeNet,
+MobileNet v1-v3, ShuffleNet v1/v2) and `mobile_efficient` (GhostNet, EfficientNet-B0, PP-LCNet) with their
+blocks in `mobile_blocks`; for sequences,
 `rnn` (RNN, LSTM and GRU cells written out) and `seq2seq` (encoder-decoder with additive attention).
 
 Every constructor builds a randomly initialised model; nothing is downloaded.
@@ -12,14 +13,16 @@ from dlnotes.models.classic import (
 )
 from dlnotes.models.densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121
 from dlnotes.models.mobile import (
-    EFFICIENTNET_B0_TABLE, GHOSTNET_TABLE, LCNET_TABLE, MOBILENET_V1_TABLE, MOBILENET_V2_TABLE, MOBILENET_V3_LARGE,
-    MOBILENET_V3_SMALL, SHUFFLENET_V1_TABLE, EfficientNet, GhostNet, LCNet, MobileNetV1, MobileNetV2, MobileNetV3,
-    ShuffleNetV1, ShuffleNetV2, SqueezeNet, efficientnet_b0, ghostnet, lcnet, mobilenet_v1, mobilenet_v2,
-    mobilenet_v3_large, mobilenet_v3_small, shufflenet_v1, shufflenet_v2_x1_0, squeezenet1_0, squeezenet1_1,
+    MOBILENET_V1_TABLE, MOBILENET_V2_TABLE, MOBILENET_V3_LARGE, MOBILENET_V3_SMALL, SHUFFLENET_V1_TABLE, MobileNetV1,
+    MobileNetV2, MobileNetV3, ShuffleNetV1, ShuffleNetV2, SqueezeNet, mobilenet_v1, mobilenet_v2, mobilenet_v3_large,
+    mobilenet_v3_small, shufflenet_v1, shufflenet_v2_x1_0, squeezenet1_0, squeezenet1_1,
 )
 from dlnotes.models.mobile_blocks import (
     DepthwiseSeparable, Fire, GhostBottleneck, GhostModule, InvertedResidual, MBConv, ShuffleV1Unit, ShuffleV2Unit,
     SqueezeExcite, channel_shuffle, conv_bn_act, drop_path, make_divisible,
+)
+from dlnotes.models.mobile_efficient import (
+    EFFICIENTNET_B0_TABLE, GHOSTNET_TABLE, LCNET_TABLE, EfficientNet, GhostNet, LCNet, efficientnet_b0, ghostnet, lcnet,
 )
 from dlnotes.models.resnet import (
     BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d,

@@ -1,6 +1,7 @@
-"""Building blocks of the lightweight CNNs in `dlnotes.models.mobile`: Fire, depthwise-separable conv,
-inverted residual / MBConv (with squeeze-and-excitation and drop-path), channel shuffle, the
-ShuffleNet v1 and v2 units, and the Ghost module and bottleneck.
+"""Building blocks of the lightweight CNNs in `dlnotes.models.mobile` and `mobile_efficient`: Fire,
+depthwise-separable conv, inverted residual / MBConv (with squeeze-and-excitation and drop-path), channel
+shuffle, the ShuffleNet v1 and v2 units, the Ghost module and bottleneck, and the networks' shared
+initialisation and classifier skeleton.
 
 Submodules are registered in the order torchvision (or the papers' official code) registers them, so
 that a state_dict can be copied across by order.
@@ -13,6 +14,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from .checks import check_images
 
 Activation = Callable[..., nn.Module]
 
@@ -266,3 +269,38 @@ __all__ = [
     "make_divisible", "conv_bn_act", "drop_path", "SqueezeExcite", "Fire", "DepthwiseSeparable", "InvertedResidual",
     "MBConv", "channel_shuffle", "ShuffleV1Unit", "ShuffleV2Unit", "GhostModule", "GhostBottleneck",
 ]
+
+
+# --- Shared by the networks -----------------------------------------------------------------------
+
+def init_weights(model: nn.Module, *, linear_std: float | None = 0.01) -> None:
+    # torchvision's MobileNet initialisation: Kaiming normal (fan_out) convs, BN = identity, small linear weights.
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            if linear_std is None:  # EfficientNet: uniform in +-1/sqrt(out_features)
+                bound = m.out_features ** -0.5
+                nn.init.uniform_(m.weight, -bound, bound)
+            else:
+                nn.init.normal_(m.weight, 0, linear_std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class ClassifierNet(nn.Module):
+    # Shared forward of the networks in mobile.py and mobile_efficient.py: checks, features, global average pool,
+    # classifier head.
+    name: str = "model"
+    min_size: int = 1  # padded convs only: any H, W >= 1 runs (stride 32 makes it 1x1 from 32x32 down)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        check_images(X, in_channels=self.in_channels, min_size=self.min_size, model=self.name)
+        x = self.features(X)  # (B, C, H/32, W/32)
+        x = torch.flatten(self.avgpool(x), 1)  # (B, C)
+        return self.classifier(x)  # (B, num_classes)
