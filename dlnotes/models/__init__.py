@@ -2,11 +2,17 @@
 `resnet` (ResNet, ResNeXt), `densenet` (DenseNet), `attention_cnn` (SE, CBAM, CSP), `mobile` (SqueezeNet,
 MobileNet v1-v3, ShuffleNet v1/v2) and `mobile_efficient` (GhostNet, EfficientNet-B0, PP-LCNet) with their
 blocks in `mobile_blocks`; for sequences,
-`rnn` (RNN, LSTM and GRU cells written out) and `seq2seq` (encoder-decoder with additive attention).
+`rnn` (RNN, LSTM and GRU cells written out) and `seq2seq` (encoder-decoder with additive attention); for
+transformers, `attention` (scaled dot-product and multi-head attention, KV cache, positions, the transformer
+block, Swin's windows) and `vit` (Vision Transformer, vit_b_16).
 
 Every constructor builds a randomly initialised model; nothing is downloaded.
 """
 
+from dlnotes.models.attention import (
+    KVCache, MultiHeadAttention, TransformerBlock, apply_rotary, scaled_dot_product_attention, shifted_window_mask,
+    sinusoidal_positions, window_partition, window_reverse,
+)
 from dlnotes.models.classic import (
     GOOGLENET_TABLE, VGG_A, VGG_B, VGG_D, VGG_E, VGG, AlexNet, ConvBNReLU, GoogLeNet, GoogLeNetOutputs, Inception,
     InceptionAux, LeNet5, alexnet, googlenet, lenet5, vgg, vgg11, vgg16,
@@ -27,6 +33,7 @@ from dlnotes.models.mobile_efficient import (
 from dlnotes.models.resnet import (
     BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d,
 )
+from dlnotes.models.vit import PatchEmbed, VisionTransformer, interpolate_positions, vit_b_16
 
 __all__ = [
     "LeNet5", "lenet5", "AlexNet", "alexnet", "VGG", "vgg", "vgg11", "vgg16", "VGG_A", "VGG_B", "VGG_D", "VGG_E",
@@ -41,4 +48,8 @@ __all__ = [
     "MOBILENET_V3_LARGE", "MOBILENET_V3_SMALL", "ShuffleNetV1", "shufflenet_v1", "SHUFFLENET_V1_TABLE",
     "ShuffleNetV2", "shufflenet_v2_x1_0", "GhostNet", "ghostnet", "GHOSTNET_TABLE", "EfficientNet",
     "efficientnet_b0", "EFFICIENTNET_B0_TABLE", "LCNet", "lcnet", "LCNET_TABLE",
+    # chapter 5: transformers
+    "scaled_dot_product_attention", "KVCache", "MultiHeadAttention", "sinusoidal_positions", "apply_rotary",
+    "TransformerBlock", "window_partition", "window_reverse", "shifted_window_mask",
+    "PatchEmbed", "VisionTransformer", "interpolate_positions", "vit_b_16",
 ]
