@@ -274,6 +274,9 @@ def test_drop_path():
     assert ((per_sample == 0).all(1) | (per_sample == 1 / 0.7).all(1)).all()  # whole samples dropped or scaled
     assert abs((per_sample[:, 0] == 0).float().mean().item() - 0.3) < 0.03
     assert abs(out.mean().item() - 1.0) < 0.05  # the expectation is unchanged
+    assert torch.equal(M.drop_path(X, 1.0, training=True), torch.zeros_like(X))  # all dropped, no 0/0
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        M.drop_path(X, 1.5, training=True)
 
 
 def test_mbconv_stochastic_depth_drops_the_branch_only():

@@ -4,7 +4,8 @@ MobileNet v1-v3, ShuffleNet v1/v2) and `mobile_efficient` (GhostNet, EfficientNe
 blocks in `mobile_blocks`; for sequences,
 `rnn` (RNN, LSTM and GRU cells written out) and `seq2seq` (encoder-decoder with additive attention); for
 transformers, `attention` (scaled dot-product and multi-head attention, KV cache, positions, the transformer
-block, Swin's windows) and `vit` (Vision Transformer, vit_b_16).
+block, Swin's windows), `vit` (Vision Transformer, vit_b_16), `swin` (Swin Transformer: window attention with
+relative position bias, patch merging, swin_t) and `convnext` (ConvNeXt block, LayerNorm2d, convnext_tiny).
 
 Every constructor builds a randomly initialised model; nothing is downloaded.
 """
@@ -17,6 +18,7 @@ from dlnotes.models.classic import (
     GOOGLENET_TABLE, VGG_A, VGG_B, VGG_D, VGG_E, VGG, AlexNet, ConvBNReLU, GoogLeNet, GoogLeNetOutputs, Inception,
     InceptionAux, LeNet5, alexnet, googlenet, lenet5, vgg, vgg11, vgg16,
 )
+from dlnotes.models.convnext import CONVNEXT_TINY_TABLE, ConvNeXt, ConvNeXtBlock, LayerNorm2d, convnext_tiny
 from dlnotes.models.densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121
 from dlnotes.models.mobile import (
     MOBILENET_V1_TABLE, MOBILENET_V2_TABLE, MOBILENET_V3_LARGE, MOBILENET_V3_SMALL, SHUFFLENET_V1_TABLE, MobileNetV1,
@@ -32,6 +34,9 @@ from dlnotes.models.mobile_efficient import (
 )
 from dlnotes.models.resnet import (
     BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d,
+)
+from dlnotes.models.swin import (
+    SWIN_T_TABLE, PatchMerging, SwinBlock, SwinTransformer, WindowAttention, relative_position_index, swin_t,
 )
 from dlnotes.models.vit import PatchEmbed, VisionTransformer, interpolate_positions, vit_b_16
 
@@ -52,4 +57,6 @@ __all__ = [
     "scaled_dot_product_attention", "KVCache", "MultiHeadAttention", "sinusoidal_positions", "apply_rotary",
     "TransformerBlock", "window_partition", "window_reverse", "shifted_window_mask",
     "PatchEmbed", "VisionTransformer", "interpolate_positions", "vit_b_16",
+    "relative_position_index", "WindowAttention", "SwinBlock", "PatchMerging", "SwinTransformer", "SWIN_T_TABLE",
+    "swin_t", "LayerNorm2d", "ConvNeXtBlock", "ConvNeXt", "CONVNEXT_TINY_TABLE", "convnext_tiny",
 ]

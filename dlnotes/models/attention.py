@@ -236,15 +236,20 @@ def window_reverse(windows: Tensor, window: int, H: int, W: int) -> Tensor:
     return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, -1)
 
 
-def shifted_window_mask(H: int, W: int, window: int, shift: int) -> Tensor:
+def shifted_window_mask(H: int, W: int, window: int, shift: int | tuple[int, int]) -> Tensor:
     """Swin's attention mask for a map rolled by -shift: (num_windows, w*w, w*w), True where both tokens come
-    from the same region (were neighbours before the roll); tokens brought together by the wrap-around are blocked."""
-    if H % window or W % window or not 0 <= shift < window:
+    from the same region (were neighbours before the roll); tokens brought together by the wrap-around are blocked.
+    shift is one int for both axes or (shift_h, shift_w); 0 on an axis means no roll along it."""
+    shift_h, shift_w = (shift, shift) if isinstance(shift, int) else shift
+    if H % window or W % window or not (0 <= shift_h < window and 0 <= shift_w < window):
         raise ValueError(f"need H, W divisible by window and 0 <= shift < window, got H={H}, W={W}, "
                          f"window={window}, shift={shift}")
     region = torch.zeros(1, H, W, 1)
-    cuts = (slice(0, -window), slice(-window, -shift), slice(-shift, None)) if shift else (slice(None),)
-    for i, (h, w) in enumerate((h, w) for h in cuts for w in cuts):
-        region[:, h, w, :] = i  # label the 3 x 3 regions of the rolled map
+
+    def cuts(s: int) -> tuple[slice, ...]:  # the 3 bands of one axis (1 band when it is not rolled)
+        return (slice(0, -window), slice(-window, -s), slice(-s, None)) if s else (slice(None),)
+
+    for i, (h, w) in enumerate((h, w) for h in cuts(shift_h) for w in cuts(shift_w)):
+        region[:, h, w, :] = i  # label the (up to) 3 x 3 regions of the rolled map
     labels = window_partition(region, window).flatten(1)  # (num_windows, w*w)
     return labels[:, :, None] == labels[:, None, :]  # (num_windows, w*w, w*w)

@@ -42,8 +42,12 @@ def conv_bn_act(in_channels: int, out_channels: int, kernel_size: int = 3, *, st
 
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Stochastic depth (Huang et al. 2016): zero each sample's residual branch with probability p, else x / (1-p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"drop_path probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
+    if p == 1.0:  # every branch dropped (x / (1 - p) would be 0 / 0)
+        return torch.zeros_like(x)
     keep = torch.empty(x.shape[0], 1, 1, 1, dtype=x.dtype, device=x.device).bernoulli_(1.0 - p)  # (B, 1, 1, 1)
     return x * (keep / (1.0 - p))  # a dropped sample's branch is 0, a kept one's is scaled by 1/(1-p)
 
