@@ -106,8 +106,11 @@ def fit(model: nn.Module, train_loader: Iterable, *, loss_fn: Callable, optimize
     show = (not _quiet()) if progress is None else progress
     bar = tqdm(range(epochs), desc="epochs", disable=not show)
 
-    for _ in bar:
+    sampler = getattr(train_loader, "sampler", None)
+    for epoch in bar:
         # ---- one pass over the training data ----
+        if hasattr(sampler, "set_epoch"):  # e.g. DistributedSampler: a new shuffle every epoch
+            sampler.set_epoch(epoch)
         model.train()
         sums, n = {}, 0
         for X, y in train_loader:

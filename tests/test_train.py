@@ -120,6 +120,29 @@ def test_reduce_on_plateau_uses_the_validation_loss():
     assert h["lr"] == pytest.approx([1e-3, 1e-4, 1e-5])
 
 
+def test_fit_calls_set_epoch_on_a_distributed_style_sampler():
+    class RecordingSampler(torch.utils.data.Sampler):
+        def __init__(self, n):
+            self.n, self.epochs = n, []
+
+        def set_epoch(self, epoch):
+            self.epochs.append(epoch)
+
+        def __iter__(self):
+            return iter(range(self.n))
+
+        def __len__(self):
+            return self.n
+
+    X, y = blobs(n=30)
+    sampler = RecordingSampler(30)
+    loader = DataLoader(TensorDataset(X, y), batch_size=10, sampler=sampler)
+    model = nn.Linear(2, 3)
+    train.fit(model, loader, loss_fn=nn.CrossEntropyLoss(),
+              optimizer=torch.optim.SGD(model.parameters(), lr=0.1), epochs=3)
+    assert sampler.epochs == [0, 1, 2]
+
+
 def test_fit_rejects_bad_arguments():
     model = nn.Linear(2, 3)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
