@@ -10,7 +10,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import dlnotes.models as M
-from model_helpers import copy_of_reference, n_params, on_meta
+from model_helpers import (assert_same_function_in_eval, copy_of_reference, n_params, on_meta,
+                           randomise_batch_norm)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -58,32 +59,14 @@ def with_reference_weights(name: str, num_classes: int = 10) -> tuple[nn.Module,
     """Our model and torchvision's, ours holding a copy of torchvision's weights (same order, same shapes)."""
     ours, theirs = PAIRS[name]
     reference = theirs(num_classes)
-    with torch.no_grad():
-        randomise_batch_norm(reference, torch.Generator().manual_seed(1))
+    randomise_batch_norm(reference, torch.Generator().manual_seed(1))
     return copy_of_reference(lambda: ours(num_classes), reference), reference
-
-
-def randomise_batch_norm(model: nn.Module, generator: torch.Generator) -> None:
-    # freshly built BNs are the identity in eval mode; random statistics make the comparison bite
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=generator))
-            m.running_var.copy_(torch.rand(m.num_features, generator=generator) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=generator) + 0.5)
-            m.bias.data.copy_(0.1 * torch.randn(m.num_features, generator=generator))
 
 
 @pytest.mark.parametrize("name", list(PAIRS))
 def test_same_function_as_torchvision(name):
     """With the same weights (and random BN statistics), the outputs agree in eval mode on 64x64 images."""
-    torch.manual_seed(0)
-    model, reference = with_reference_weights(name)
-    X = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        y_hat, y_ref = model.eval()(X), reference.eval()(X)
-    assert y_hat.shape == y_ref.shape == (2, 10)
-    assert y_ref.std() > 0  # not a constant output
-    torch.testing.assert_close(y_hat, y_ref)
+    assert_same_function_in_eval(*with_reference_weights(name))
 
 
 def test_efficientnet_training_mode_same_as_torchvision():
