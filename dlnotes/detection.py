@@ -1,4 +1,4 @@
-"""The building blocks of object detection: box formats, IoU, NMS, anchors, box coding, RoIAlign, focal loss.
+"""The building blocks of object detection: box formats, IoU, NMS, anchors, box coding, RoIAlign, focal loss, mAP.
 
 Boxes are float tensors (N, 4); "xyxy" means (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2, in pixels.
 Each function has a torchvision twin (torchvision.ops) that the tests compare it with.
@@ -214,3 +214,107 @@ def sigmoid_focal_loss(logits: Tensor, targets: Tensor, *, alpha: float = 0.25, 
     if reduction == "mean":
         return loss.mean()
     return loss.sum() if reduction == "sum" else loss
+
+
+def _check_image_lists(name: str, lists: dict[str, Sequence[Tensor]], n_images: int | None = None) -> int:
+    """Raise ValueError unless every value is a list of tensors with one entry per image; return the count."""
+    for key, value in lists.items():
+        if isinstance(value, Tensor) or not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key} must be a list with one tensor per image, got {type(value).__name__}")
+        if n_images is None:
+            n_images = len(value)
+        if len(value) != n_images:
+            raise ValueError(f"{name}: {key} has {len(value)} images, expected {n_images}")
+    return n_images or 0
+
+
+def match_detections(pred_boxes: Sequence[Tensor], pred_scores: Sequence[Tensor], gt_boxes: Sequence[Tensor], *,
+                     iou_threshold: float = 0.5) -> tuple[Tensor, Tensor, int]:
+    """One class over a list of images: (scores (D,), is_true_positive (D,) bool) by decreasing score, and #GT.
+
+    Detections are taken in score order over all images (ties keep image order, then list order); each one
+    claims the unclaimed ground-truth box of its image with the highest IoU, and is a true positive when
+    that IoU is >= iou_threshold. A second detection of a claimed box (a duplicate) is a false positive.
+    """
+    n = _check_image_lists("match_detections", {"pred_boxes": pred_boxes, "pred_scores": pred_scores,
+                                                 "gt_boxes": gt_boxes})
+    if not 0 < iou_threshold <= 1:
+        raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}")
+    for i in range(n):
+        _check_boxes(pred_boxes[i], f"pred_boxes[{i}]")
+        _check_boxes(gt_boxes[i], f"gt_boxes[{i}]")
+        if pred_scores[i].shape != pred_boxes[i].shape[:1]:
+            raise ValueError(f"pred_scores[{i}] must have shape ({len(pred_boxes[i])},), got {tuple(pred_scores[i].shape)}")
+    num_gt = sum(len(g) for g in gt_boxes)
+    if n == 0 or sum(len(b) for b in pred_boxes) == 0:
+        return torch.zeros(0), torch.zeros(0, dtype=torch.bool), num_gt
+    scores = torch.cat([s.float() for s in pred_scores])  # (D,)
+    image = torch.cat([torch.full((len(b),), i) for i, b in enumerate(pred_boxes)])  # image of each detection
+    index = torch.cat([torch.arange(len(b)) for b in pred_boxes])  # its index within the image
+    order = scores.argsort(descending=True, stable=True)
+    ious = [box_iou(p.float(), g.float()) if len(g) else None for p, g in zip(pred_boxes, gt_boxes)]  # (d_i, g_i)
+    claimed = [torch.zeros(len(g), dtype=torch.bool) for g in gt_boxes]
+    is_tp = torch.zeros(len(scores), dtype=torch.bool)
+    for rank, d in enumerate(order.tolist()):
+        i, j = int(image[d]), int(index[d])
+        if ious[i] is None:
+            continue  # no ground truth in this image: a false positive
+        iou = ious[i][j].masked_fill(claimed[i], -1.0)  # claimed boxes are out of reach
+        best = int(iou.argmax())
+        if iou[best] >= iou_threshold:
+            claimed[i][best] = True
+            is_tp[rank] = True
+    return scores[order], is_tp, num_gt
+
+
+def precision_recall(is_tp: Tensor, num_gt: int) -> tuple[Tensor, Tensor]:
+    """Precision and recall (D,) after each of D detections sorted by decreasing score."""
+    if num_gt <= 0:
+        raise ValueError(f"recall needs at least one ground-truth box, got num_gt={num_gt}")
+    tp = is_tp.float().cumsum(0)
+    return tp / torch.arange(1, len(tp) + 1), tp / num_gt
+
+
+def average_precision(pred_boxes: Sequence[Tensor], pred_scores: Sequence[Tensor], gt_boxes: Sequence[Tensor], *,
+                      iou_threshold: float = 0.5) -> float:
+    """AP of one class over a list of images: area under the interpolated precision-recall curve (all points).
+
+    Interpolated precision at recall r is the best precision at any recall >= r (VOC 2010+); the area is
+    summed over every recall step, with no 11- or 101-point sampling. No detections give AP 0. Without
+    ground truth AP is undefined: ValueError.
+    """
+    _, is_tp, num_gt = match_detections(pred_boxes, pred_scores, gt_boxes, iou_threshold=iou_threshold)
+    if num_gt == 0:
+        raise ValueError("average precision is undefined without ground-truth boxes")
+    if len(is_tp) == 0:
+        return 0.0
+    precision, recall = precision_recall(is_tp, num_gt)
+    envelope = precision.flip(0).cummax(0).values.flip(0)  # best precision at this recall or beyond
+    steps = torch.diff(recall, prepend=recall.new_zeros(1))  # recall gained at each detection
+    return float((steps * envelope).sum())
+
+
+def mean_average_precision(pred_boxes: Sequence[Tensor], pred_scores: Sequence[Tensor], pred_labels: Sequence[Tensor],
+                           gt_boxes: Sequence[Tensor], gt_labels: Sequence[Tensor], *,
+                           iou_threshold: float = 0.5) -> tuple[float, dict[int, float]]:
+    """mAP over a list of images, per image boxes (k, 4) xyxy, scores (k,), labels (k,): (mAP, {class: AP}).
+
+    The mean runs over the classes that have ground truth (as COCO does); predictions of other classes
+    are ignored. A list with no ground-truth box at all raises ValueError.
+    """
+    n = _check_image_lists("mean_average_precision", {"pred_boxes": pred_boxes, "pred_scores": pred_scores,
+                                                       "pred_labels": pred_labels, "gt_boxes": gt_boxes,
+                                                       "gt_labels": gt_labels})
+    for i in range(n):
+        if pred_labels[i].shape != pred_boxes[i].shape[:1] or gt_labels[i].shape != gt_boxes[i].shape[:1]:
+            raise ValueError(f"image {i}: labels must have one entry per box, got {tuple(pred_labels[i].shape)} for "
+                             f"{len(pred_boxes[i])} predictions and {tuple(gt_labels[i].shape)} for {len(gt_boxes[i])} boxes")
+    classes = sorted(set(torch.cat([g.long() for g in gt_labels]).tolist())) if n else []
+    if not classes:
+        raise ValueError("mean average precision is undefined without ground-truth boxes")
+    ap = {}
+    for c in classes:
+        ap[c] = average_precision([b[l == c] for b, l in zip(pred_boxes, pred_labels)],
+                                  [s[l == c] for s, l in zip(pred_scores, pred_labels)],
+                                  [b[l == c] for b, l in zip(gt_boxes, gt_labels)], iou_threshold=iou_threshold)
+    return sum(ap.values()) / len(ap), ap

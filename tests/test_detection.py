@@ -106,3 +106,91 @@ def test_bad_input_raises_value_error():
         det.encode_boxes(random_boxes(3), random_boxes(2))
     with pytest.raises(ValueError, match="positive"):
         det.make_anchors((0, 3), stride=4, sizes=(4,), aspect_ratios=(1.0,))
+
+
+# --- average precision on hand-made cases -------------------------------------------------------------
+
+def _box(x, y, s=10.0):
+    return [x, y, x + s, y + s]
+
+
+GT2 = [torch.tensor([_box(0, 0), _box(20, 20)])]  # one image, two objects
+
+
+@pytest.mark.parametrize("boxes, scores, expected", [
+    ([_box(0, 0), _box(20, 20)], [0.9, 0.8], 1.0),                       # perfect
+    ([_box(0, 0)], [0.9], 0.5),                                          # one object missed: recall stops at 1/2
+    ([_box(40, 40), _box(0, 0), _box(20, 20)], [0.9, 0.8, 0.7], 2 / 3),  # a confident false positive first
+    ([_box(0, 0), _box(1, 0), _box(20, 20)], [0.9, 0.8, 0.7], 5 / 6),    # a duplicate of object 1 before object 2
+    ([_box(20, 20), _box(0, 0), _box(40, 40)], [0.9, 0.8, 0.7], 1.0),    # a false positive after full recall costs nothing
+    ([_box(5, 5), _box(20, 20)], [0.9, 0.8], 0.25),                      # IoU 25/175 < 0.5: a false positive, a miss
+])
+def test_average_precision_hand_cases(boxes, scores, expected):
+    ap = det.average_precision([torch.tensor(boxes)], [torch.tensor(scores)], GT2)
+    assert ap == pytest.approx(expected)
+
+
+def test_matching_is_per_image_and_in_score_order():
+    gt = [torch.tensor([_box(0, 0)]), torch.tensor([_box(0, 0)])]
+    preds = [torch.tensor([_box(0, 0)]), torch.tensor([_box(0, 0), _box(0, 1)])]
+    scores, is_tp, num_gt = det.match_detections(preds, [torch.tensor([0.5]), torch.tensor([0.6, 0.9])], gt)
+    assert num_gt == 2 and scores.tolist() == pytest.approx([0.9, 0.6, 0.5])
+    assert is_tp.tolist() == [True, False, True]  # the 0.9 box claims image 1's object first; 0.6 is a duplicate
+
+
+def test_average_precision_matches_sklearn_when_no_object_is_missed():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    g = torch.Generator().manual_seed(0)
+    gt = [torch.tensor([_box(0, 0), _box(30, 30)]) for _ in range(5)]
+    far = [torch.tensor([_box(60 + 12 * k, 60) for k in range(i % 3)]).reshape(-1, 4) for i in range(5)]
+    preds = [torch.cat([g_i, f_i]) for g_i, f_i in zip(gt, far)]  # every object found, plus 0-2 false positives
+    scores = [torch.rand(len(p), generator=g) for p in preds]
+    s, is_tp, num_gt = det.match_detections(preds, scores, gt)
+    assert int(is_tp.sum()) == num_gt  # every object found, so recall reaches 1
+    precision, _ = det.precision_recall(is_tp, num_gt)
+    raw = float((precision * is_tp).sum() / num_gt)  # non-interpolated AP: precision at each true positive
+    assert raw == pytest.approx(sklearn_metrics.average_precision_score(is_tp.numpy(), s.numpy()))
+    assert det.average_precision(preds, scores, gt) >= raw - 1e-7  # the envelope can only raise it
+
+
+def test_mean_average_precision_averages_classes_with_ground_truth():
+    gt_boxes, gt_labels = GT2, [torch.tensor([0, 1])]
+    pred_boxes = [torch.tensor([_box(0, 0), _box(40, 40), _box(20, 20)])]
+    pred_scores, pred_labels = [torch.tensor([0.9, 0.8, 0.7])], [torch.tensor([0, 1, 1])]
+    m, per_class = det.mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels)
+    assert per_class == pytest.approx({0: 1.0, 1: 0.5})  # class 1: false positive first, then its object
+    assert m == pytest.approx(0.75)
+    # a prediction of a class with no ground truth is ignored
+    m2, per_class2 = det.mean_average_precision(pred_boxes, pred_scores, [torch.tensor([0, 2, 1])], gt_boxes, gt_labels)
+    assert set(per_class2) == {0, 1} and m2 == pytest.approx(1.0)
+
+
+def test_empty_predictions_and_empty_ground_truth():
+    empty = [torch.zeros(0, 4)]
+    assert det.average_precision(empty, [torch.zeros(0)], GT2) == 0.0
+    m, per_class = det.mean_average_precision(empty, [torch.zeros(0)], [torch.zeros(0, dtype=torch.long)],
+                                              GT2, [torch.tensor([0, 1])])
+    assert m == 0.0 and per_class == {0: 0.0, 1: 0.0}
+    # images without objects are fine; their detections are false positives
+    ap = det.average_precision([torch.tensor([_box(0, 0)]), torch.tensor([_box(0, 0)])],
+                               [torch.tensor([0.5]), torch.tensor([0.9])], [GT2[0][:1], torch.zeros(0, 4)])
+    assert ap == pytest.approx(0.5)  # the false positive comes first: precision 1/2 at recall 1
+    with pytest.raises(ValueError, match="without ground-truth"):
+        det.average_precision([torch.tensor([_box(0, 0)])], [torch.tensor([0.9])], [torch.zeros(0, 4)])
+    with pytest.raises(ValueError, match="without ground-truth"):
+        det.mean_average_precision(empty, [torch.zeros(0)], [torch.zeros(0, dtype=torch.long)],
+                                   [torch.zeros(0, 4)], [torch.zeros(0, dtype=torch.long)])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: det.average_precision(torch.zeros(1, 4), [torch.zeros(1)], GT2), "list with one tensor per image"),
+    (lambda: det.average_precision([torch.zeros(1, 4)], [torch.zeros(1)], GT2 * 2), "images, expected"),
+    (lambda: det.average_precision([torch.zeros(1, 4)], [torch.zeros(2)], GT2), "pred_scores"),
+    (lambda: det.average_precision([torch.tensor([[5.0, 0, 0, 5]])], [torch.zeros(1)], GT2), "x2 >= x1"),
+    (lambda: det.average_precision([torch.zeros(1, 4)], [torch.zeros(1)], GT2, iou_threshold=0), "iou_threshold"),
+    (lambda: det.mean_average_precision([torch.zeros(1, 4)], [torch.zeros(1)], [torch.zeros(2)], GT2,
+                                        [torch.tensor([0, 1])]), "one entry per box"),
+])
+def test_average_precision_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
