@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -83,15 +84,33 @@ def _batch_stats(y_hat, y, loss_fn, metrics) -> dict[str, float]:
     return stats
 
 
+def _grad_scaler(*, enabled: bool):
+    """torch.amp.GradScaler for float16 on CUDA; with enabled=False every call passes straight through."""
+    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
+
+
+def _as_channels_last(X: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> the same values stored as NHWC (torch.channels_last)."""
+    if not isinstance(X, torch.Tensor) or X.ndim != 4:
+        raise ValueError(f"channels_last expects image batches (N, C, H, W), got shape {tuple(getattr(X, 'shape', ()))}")
+    return X.contiguous(memory_format=torch.channels_last)
+
+
 def fit(model: nn.Module, train_loader: Iterable, *, loss_fn: Callable, optimizer: torch.optim.Optimizer,
         epochs: int = 1, val_loader: Iterable | None = None, metrics: Mapping[str, Metric] | None = None,
         scheduler=None, scheduler_step: str = "epoch", clip_grad_norm: float | None = None,
-        device: torch.device | str | None = None, progress: bool | None = None) -> dict[str, list[float]]:
+        device: torch.device | str | None = None, progress: bool | None = None,
+        autocast_dtype: torch.dtype | None = None, channels_last: bool = False) -> dict[str, list[float]]:
     """Train ``model`` for ``epochs`` passes over ``train_loader``; return the per-epoch history.
 
     History keys: ``train_loss``, ``train_<metric>``, ``val_loss``, ``val_<metric>`` (with a
     ``val_loader``) and ``lr``. ``scheduler_step`` is ``"epoch"`` or ``"batch"`` (e.g. OneCycleLR);
     a ReduceLROnPlateau scheduler is stepped with the validation loss (training loss without one).
+    ``autocast_dtype`` (torch.bfloat16, or torch.float16 on CUDA with a GradScaler) runs the forward
+    pass and the loss under ``torch.autocast``; ``channels_last`` stores the model and the (N, C, H, W)
+    inputs as NHWC. Validation runs in float32 and the default memory format.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -99,8 +118,18 @@ def fit(model: nn.Module, train_loader: Iterable, *, loss_fn: Callable, optimize
         raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
     if clip_grad_norm is not None and clip_grad_norm <= 0:
         raise ValueError(f"clip_grad_norm must be positive, got {clip_grad_norm!r}")
+    if autocast_dtype not in (None, torch.bfloat16, torch.float16):
+        raise ValueError(f"autocast_dtype must be None, torch.bfloat16 or torch.float16, got {autocast_dtype!r}")
+    if not isinstance(channels_last, bool):
+        raise ValueError(f"channels_last must be a bool, got {channels_last!r}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    if autocast_dtype is torch.float16 and device.type != "cuda":
+        raise ValueError(f"float16 autocast needs a CUDA device (and a GradScaler); on {device.type} "
+                         f"use autocast_dtype=torch.bfloat16")
     model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)  # 4-D weights stored as NHWC too
+    scaler = _grad_scaler(enabled=autocast_dtype is torch.float16)  # a no-op unless float16 on CUDA
     metrics = dict(metrics or {})
     history: dict[str, list[float]] = {}
     show = (not _quiet()) if progress is None else progress
@@ -115,13 +144,18 @@ def fit(model: nn.Module, train_loader: Iterable, *, loss_fn: Callable, optimize
         sums, n = {}, 0
         for X, y in train_loader:
             X, y = X.to(device), y.to(device)
-            y_hat = model(X)
-            loss = loss_fn(y_hat, y)
+            if channels_last:
+                X = _as_channels_last(X)
+            with torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext():
+                y_hat = model(X)
+                loss = loss_fn(y_hat, y)
             optimizer.zero_grad()
-            loss.backward()
+            scaler.scale(loss).backward()     # without a scaler: loss.backward()
             if clip_grad_norm is not None:
+                scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-            optimizer.step()
+            scaler.step(optimizer)            # without a scaler: optimizer.step()
+            scaler.update()
             if scheduler is not None and scheduler_step == "batch":
                 scheduler.step()
             # bookkeeping: batch-size-weighted averages of the loss and metrics

@@ -192,3 +192,81 @@ def test_evaluate_and_predict():
     assert stats["acc"] == pytest.approx(train.accuracy(y_hat, y))
     assert stats["loss"] == pytest.approx(nn.functional.cross_entropy(y_hat, y).item(), rel=1e-5)
     assert not model.training
+
+
+def small_cnn():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, 8, 8, 8)
+                         nn.Flatten(), nn.Linear(8 * 8 * 8, 3))
+
+
+def image_loader(seed=0, n=96):
+    """Three classes told apart by which colour channel is bright: (n, 3, 16, 16) images."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    X = 0.3 * torch.rand(n, 3, 16, 16, generator=g)
+    X[torch.arange(n), y] += 0.7
+    return DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(seed))
+
+
+def test_bf16_autocast_runs_the_conv_in_bf16_and_trains():
+    utils.set_seed(0)
+    model = small_cnn()
+    seen = []
+    model[0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    h = train.fit(model, image_loader(), loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=4,
+                  metrics={"acc": train.accuracy}, autocast_dtype=torch.bfloat16)
+    assert seen and set(seen) == {torch.bfloat16}                        # the convolution ran in bfloat16
+    assert all(p.dtype == torch.float32 for p in model.parameters())     # the weights stay float32
+    assert h["train_loss"][-1] < h["train_loss"][0] and h["train_acc"][-1] > 0.9
+    seen.clear()
+    train.fit(model, image_loader(), loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=1)
+    assert set(seen) == {torch.float32}                                  # and without autocast, float32
+
+
+def test_channels_last_gives_the_same_training_as_the_default():
+    results = []
+    for channels_last in (False, True):
+        utils.set_seed(0)
+        model = small_cnn()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        h = train.fit(model, image_loader(), loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=2,
+                      channels_last=channels_last)
+        results.append((model, h))
+    (model_a, h_a), (model_b, h_b) = results
+    assert model_b[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model_a[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert h_a["train_loss"] == pytest.approx(h_b["train_loss"], rel=1e-4)
+    for p_a, p_b in zip(model_a.parameters(), model_b.parameters()):
+        torch.testing.assert_close(p_a, p_b, rtol=1e-4, atol=1e-5)
+
+
+def test_fit_rejects_bad_speed_switches():
+    model = small_cnn()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    common = dict(loss_fn=nn.CrossEntropyLoss(), optimizer=opt)
+    with pytest.raises(ValueError, match="autocast_dtype must be None, torch.bfloat16 or torch.float16"):
+        train.fit(model, image_loader(), autocast_dtype=torch.float64, **common)
+    with pytest.raises(ValueError, match="autocast_dtype"):
+        train.fit(model, image_loader(), autocast_dtype="bf16", **common)
+    with pytest.raises(ValueError, match="float16 autocast needs a CUDA device"):
+        train.fit(model, image_loader(), autocast_dtype=torch.float16, device="cpu", **common)
+    with pytest.raises(ValueError, match="channels_last must be a bool"):
+        train.fit(model, image_loader(), channels_last="yes", **common)
+    loader, _ = make_loaders()                                          # 2-D inputs (N, 2): not images
+    mlp = nn.Linear(2, 3)
+    with pytest.raises(ValueError, match=r"channels_last expects image batches \(N, C, H, W\), got shape \(32, 2\)"):
+        train.fit(mlp, loader, loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(mlp.parameters(), lr=0.1),
+                  channels_last=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="float16 autocast with a GradScaler needs CUDA")
+def test_fp16_autocast_with_grad_scaler_trains_on_cuda():
+    utils.set_seed(0)
+    model = small_cnn()
+    seen = []
+    model[0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    h = train.fit(model, image_loader(), loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=4, device="cuda",
+                  metrics={"acc": train.accuracy}, autocast_dtype=torch.float16, clip_grad_norm=5.0)
+    assert set(seen) == {torch.float16} and h["train_acc"][-1] > 0.9
