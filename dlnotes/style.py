@@ -1,5 +1,5 @@
 """Texture synthesis and neural style transfer (Gatys et al. 2015, 2016): Gram matrices, features taken from
-named layers, style and content losses, optimisation of the pixels, procedural textures, random filters."""
+named layers, style and content losses, optimization of the pixels, procedural textures, random filters."""
 from __future__ import annotations
 
 import math
@@ -86,7 +86,7 @@ class RandomFilters(nn.Module):
             self.scales[f"k{k}"] = nn.Sequential(conv, nn.ReLU())
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        X = X - 0.5  # centre the [0, 1] pixels so that ReLU sees both signs
+        X = X - 0.5  # center the [0, 1] pixels so that ReLU sees both signs
         return torch.cat([scale(X) for scale in self.scales.values()], dim=1)  # (B, sum C, H, W)
 
 
@@ -117,7 +117,7 @@ def _binomial_blur(z: torch.Tensor) -> torch.Tensor:
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of neighbouring pixels, across and down: (B, C, H, W) -> scalar."""
+    """Mean squared difference of neighboring pixels, across and down: (B, C, H, W) -> scalar."""
     return (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean()
 
 
@@ -156,8 +156,8 @@ def synthesize(extractor: nn.Module, init: torch.Tensor, *, style_grams: Mapping
     return pixels().detach(), history
 
 
-def _two_colours(pattern: torch.Tensor, colors: Sequence[Sequence[float]]) -> torch.Tensor:
-    """Blend two RGB colours by a (H, W) pattern in [0, 1]: -> (3, H, W)."""
+def _two_colors(pattern: torch.Tensor, colors: Sequence[Sequence[float]]) -> torch.Tensor:
+    """Blend two RGB colors by a (H, W) pattern in [0, 1]: -> (3, H, W)."""
     a, b = (torch.tensor(c, dtype=torch.float32)[:, None, None] for c in colors)
     return a + (b - a) * pattern
 
@@ -171,7 +171,7 @@ def stripes(size: int, *, cycles: tuple[int, int], sharpness: float = 4.0,
     y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
                           indexing="ij")
     phase = 2 * math.pi * (cycles[0] * x + cycles[1] * y) / size
-    return _two_colours(0.5 + 0.5 * torch.tanh(sharpness * torch.sin(phase)), colors)
+    return _two_colors(0.5 + 0.5 * torch.tanh(sharpness * torch.sin(phase)), colors)
 
 
 def checker(size: int, *, period: int, colors: Sequence[Sequence[float]] = ((0.9, 0.9, 0.85), (0.6, 0.1, 0.1))
@@ -181,7 +181,7 @@ def checker(size: int, *, period: int, colors: Sequence[Sequence[float]] = ((0.9
         raise ValueError(f"period must lie in [2, size={size}], got {period}")
     idx = torch.arange(size)
     pattern = ((idx[:, None] % period < period / 2) ^ (idx[None, :] % period < period / 2)).float()
-    return _two_colours(pattern, colors)
+    return _two_colors(pattern, colors)
 
 
 def dots(size: int, *, period: int, radius: float, jitter: float = 0.0, seed: int = 0,
@@ -194,12 +194,12 @@ def dots(size: int, *, period: int, radius: float, jitter: float = 0.0, seed: in
     n = size // period
     grid = (torch.arange(n, dtype=torch.float32) + 0.5) * period
     cy, cx = torch.meshgrid(grid, grid, indexing="ij")
-    centres = torch.stack([cy.flatten(), cx.flatten()], 1)
-    centres = centres + jitter * period * (torch.rand(centres.shape, generator=g) - 0.5)  # (n^2, 2)
+    centers = torch.stack([cy.flatten(), cx.flatten()], 1)
+    centers = centers + jitter * period * (torch.rand(centers.shape, generator=g) - 0.5)  # (n^2, 2)
     pix = torch.stack(torch.meshgrid(torch.arange(size, dtype=torch.float32),
                                      torch.arange(size, dtype=torch.float32), indexing="ij"), -1).reshape(-1, 1, 2)
-    d = (pix - centres).abs()
+    d = (pix - centers).abs()
     d = torch.minimum(d, size - d)  # wrap around the borders
     dist = d.pow(2).sum(-1).sqrt().min(dim=1).values.reshape(size, size)
     pattern = torch.sigmoid(2.0 * (radius - dist))  # soft edge about one pixel wide
-    return _two_colours(pattern, colors)
+    return _two_colors(pattern, colors)
