@@ -1,0 +1,55 @@
+"""scripts/checkpoints/ssl_*.py in --short mode: each trains, evaluates and writes a checkpoint with a sidecar whose
+fields are filled and whose sha256 is the file's. The scripts run in this process (runpy), which saves the
+interpreter and torch start-up of a subprocess; their full runs are a maintainer's command (see each docstring)."""
+
+import json
+import runpy
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from dlnotes.ssl import load_checkpoint, load_clip, load_encoder
+from dlnotes.ssl.checkpoint import SIDECAR_FIELDS, file_sha256
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "checkpoints"
+EXPECTED_METRICS = {
+    "simclr": {"knn", "knn_raw_pixels", "knn_random_init", "linear_probe"},
+    "clip": {"knn", "knn_raw_pixels", "knn_random_init", "zero_shot_en", "zero_shot_zh", "zero_shot_en_ensemble",
+             "zero_shot_zh_ensemble", "recall@1_image_to_text_en", "recall@1_image_to_text_zh", "temperature"},
+    "dino": {"knn", "knn_raw_pixels", "knn_random_init", "teacher_entropy_of_mean", "teacher_mean_entropy",
+             "attention_on_object", "mask_share_of_image"},
+}
+
+
+@pytest.mark.parametrize("method", ["simclr", "clip", "dino"])
+def test_short_run_writes_checkpoint_and_sidecar(method, tmp_path, monkeypatch):
+    out = tmp_path / f"ssl_{method}.pt"
+    monkeypatch.setattr(sys, "argv", [f"ssl_{method}.py", "--short", "--seed", "1", "--out", str(out)])
+    start = time.perf_counter()
+    runpy.run_path(str(SCRIPTS / f"ssl_{method}.py"), run_name="__main__")
+    assert time.perf_counter() - start < 15
+
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert set(SIDECAR_FIELDS) <= set(meta)
+    assert meta["method"] == method and meta["seed"] == 1 and meta["torch"] == torch.__version__
+    assert meta["sha256"] == file_sha256(out) and meta["bytes"] == out.stat().st_size < 5e6
+    assert meta["config"]["steps"] >= 1 and 0 < meta["wall_time_s"] < 15
+    assert EXPECTED_METRICS[method] <= set(meta["metrics"])
+    for name in ("knn", "knn_raw_pixels", "knn_random_init"):
+        assert 0 <= meta["metrics"][name] <= 1
+
+    state, loaded = load_checkpoint(out)  # verifies the hash
+    assert all(v.dtype != torch.float16 for v in state.values())
+    encoder = load_encoder(out)
+    assert encoder(torch.rand(2, 3, 32, 32)).shape[0] == 2
+    if method == "clip":
+        assert load_clip(out).encode_text(["a red circle", "一个红色圆形"]).shape[0] == 2
+
+
+def test_scripts_refuse_the_evaluation_seed(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["ssl_simclr.py", "--short", "--seed", "12345", "--out", str(tmp_path / "x.pt")])
+    with pytest.raises(SystemExit, match="reserved"):
+        runpy.run_path(str(SCRIPTS / "ssl_simclr.py"), run_name="__main__")
