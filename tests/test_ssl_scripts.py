@@ -53,3 +53,19 @@ def test_scripts_refuse_the_evaluation_seed(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "argv", ["ssl_simclr.py", "--short", "--seed", "12345", "--out", str(tmp_path / "x.pt")])
     with pytest.raises(SystemExit, match="reserved"):
         runpy.run_path(str(SCRIPTS / "ssl_simclr.py"), run_name="__main__")
+
+
+@pytest.mark.parametrize("method", ["simclr", "dino"])
+def test_steps_mode_runs_exactly_that_many_steps_and_repeats(method, tmp_path, monkeypatch):
+    """With --steps the run no longer depends on the machine's speed: two runs give the same weights."""
+    states = []
+    for i in range(2):
+        out = tmp_path / f"run{i}.pt"
+        monkeypatch.setattr(sys, "argv", [f"ssl_{method}.py", "--short", "--steps", "3", "--out", str(out)])
+        runpy.run_path(str(SCRIPTS / f"ssl_{method}.py"), run_name="__main__")
+        meta = json.loads(out.with_suffix(".json").read_text())
+        assert meta["config"]["steps"] == meta["config"]["max_steps"] == 3
+        states.append(load_checkpoint(out)[0])
+    assert states[0].keys() == states[1].keys()
+    for key in states[0]:
+        torch.testing.assert_close(states[0][key], states[1][key], rtol=0, atol=0)

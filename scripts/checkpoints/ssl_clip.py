@@ -55,11 +55,15 @@ def held_out_mask(shapes, held_out) -> torch.Tensor:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=None, help="training wall-clock budget (default 20)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train exactly this many steps instead of for a wall-clock budget (the same run on any machine)")
     parser.add_argument("--short", action="store_true", help="tiny model and data, a few seconds: the test's mode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR / "ssl_clip.pt")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    if args.steps is not None and args.steps < 1:
+        raise SystemExit(f"--steps must be positive, got {args.steps}")
     if args.seed == EVAL_SEED:
         raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")
     cfg = copy.deepcopy(SHORT if args.short else FULL)
@@ -79,7 +83,8 @@ def main() -> None:
 
     # --- train for the budget ---
     start, steps, budget = time.perf_counter(), 0, 60 * cfg["minutes"]
-    while time.perf_counter() - start < budget:
+    cfg["max_steps"] = args.steps  # None: the wall-clock budget decides
+    while (steps < args.steps) if args.steps else (time.perf_counter() - start < budget):
         idx = torch.randint(len(images), (cfg["batch_size"],), generator=g)
         zh = (torch.rand(len(idx), generator=g) < 0.5).long().tolist()  # the language of each caption
         batch_captions = [captions[i][lang] for i, lang in zip(idx.tolist(), zh)]

@@ -1,7 +1,7 @@
 """Train DINO (Caron et al. 2021) on shapes for a wall-clock budget and save the teacher as a small checkpoint.
 
 Student and teacher: the chapter's small ViT (32x32, patch 4, dim 128, 4 blocks) + DinoHead; the teacher is
-the student's EMA, its momentum following a cosine from --ema-start to 1 over the wall-clock budget. Multi-crop:
+the student's EMA, its momentum following a cosine from --ema-start to 1 over the run (the wall-clock budget, or --steps). Multi-crop:
 2 global 32x32 crops (area 40-100 %) for the teacher, those and 4 local 16x16 crops (area 20-50 %, so they keep
 part of the object) for the student. Student tau 0.1, teacher tau --teacher-temp, centering by a running mean
 (momentum 0.9) or by Sinkhorn-Knopp (--centering sinkhorn). AdamW, lr --lr, weight decay 0.04, batch 128, images
@@ -68,6 +68,8 @@ def attention_on_object(vit, images: torch.Tensor, masks: torch.Tensor) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=None, help="training wall-clock budget (default 30)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train exactly this many steps instead of for a wall-clock budget (the same run on any machine)")
     parser.add_argument("--short", action="store_true", help="tiny model and data, a few seconds: the test's mode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR / "ssl_dino.pt")
@@ -79,6 +81,8 @@ def main() -> None:
     parser.add_argument("--teacher-temp", type=float, default=None)
     parser.add_argument("--centering", choices=["mean", "sinkhorn"], default=None)
     args = parser.parse_args()
+    if args.steps is not None and args.steps < 1:
+        raise SystemExit(f"--steps must be positive, got {args.steps}")
     if args.seed == EVAL_SEED:
         raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")
     cfg = copy.deepcopy(SHORT if args.short else FULL)
@@ -109,10 +113,16 @@ def main() -> None:
     center = torch.zeros(cfg["head"]["num_prototypes"], device=args.device)
     g = torch.Generator().manual_seed(args.seed)
 
-    # --- train for the budget; the EMA momentum rises from ema_start to 1 on a cosine in elapsed time ---
+    # --- train for the budget (or --steps); the EMA momentum rises from ema_start to 1 on a cosine in the fraction done ---
     start, steps, budget = time.perf_counter(), 0, 60 * cfg["minutes"]
-    while (elapsed := time.perf_counter() - start) < budget:
-        momentum = 1 - (1 - cfg["ema_start"]) * (1 + math.cos(math.pi * elapsed / budget)) / 2
+    cfg["max_steps"] = args.steps  # None: the wall-clock budget decides; the schedule follows the fraction done
+
+    def done() -> float:
+        return steps / args.steps if args.steps else (time.perf_counter() - start) / budget
+
+    while (fraction := done()) < 1:
+        elapsed = time.perf_counter() - start
+        momentum = 1 - (1 - cfg["ema_start"]) * (1 + math.cos(math.pi * fraction)) / 2
         batch = images[torch.randint(len(images), (cfg["batch_size"],), generator=g).to(args.device)]
         stats = dino_step(student, teacher, optimizer, batch, center=center, student_temp=cfg["student_temp"],
                           teacher_temp=cfg["teacher_temp"], center_momentum=cfg["center_momentum"],

@@ -43,11 +43,15 @@ SHORT = {**FULL, "encoder": {"name": "SmallCNN", "out_dim": 32}, "head": {"hidde
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=None, help="training wall-clock budget (default 25)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train exactly this many steps instead of for a wall-clock budget (the same run on any machine)")
     parser.add_argument("--short", action="store_true", help="tiny model and data, a few seconds: the test's mode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR / "ssl_simclr.pt")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (views are drawn on the CPU generator)")
     args = parser.parse_args()
+    if args.steps is not None and args.steps < 1:
+        raise SystemExit(f"--steps must be positive, got {args.steps}")
     if args.seed == EVAL_SEED:
         raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")
     cfg = copy.deepcopy(SHORT if args.short else FULL)
@@ -65,7 +69,8 @@ def main() -> None:
 
     # --- train for the budget ---
     start, steps, budget = time.perf_counter(), 0, 60 * cfg["minutes"]
-    while time.perf_counter() - start < budget:
+    cfg["max_steps"] = args.steps  # None: the wall-clock budget decides
+    while (steps < args.steps) if args.steps else (time.perf_counter() - start < budget):
         batch = images[torch.randint(len(images), (cfg["batch_size"],), generator=g).to(args.device)]
         stats = simclr_step(model, optimizer, batch, temperature=cfg["temperature"], generator=g, views=views)
         steps += 1
