@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .shapes import SHAPE_CLASSES, _check_args, make_shapes
 
-_BACKGROUND_MAX = 0.25  # canvas colour per channel, uniform in [0, 0.25], as in make_shapes
+_BACKGROUND_MAX = 0.25  # canvas color per channel, uniform in [0, 0.25], as in make_shapes
 _TRIES = 50  # random placements tried per object before it is left out
 
 
@@ -76,8 +76,8 @@ def make_scenes(
                 continue
             mask = torch.zeros(image_size, image_size, dtype=torch.bool)
             mask[py:py + h, px:px + w] = shapes.masks[j, y1:y2 + 1, x1:x2 + 1]
-            colour = shapes.images[j, :, y1:y2 + 1, x1:x2 + 1]  # (3, h, w), the shape's own colour on its mask
-            images[i][:, mask] = colour[:, shapes.masks[j, y1:y2 + 1, x1:x2 + 1]]
+            color = shapes.images[j, :, y1:y2 + 1, x1:x2 + 1]  # (3, h, w), the shape's own color on its mask
+            images[i][:, mask] = color[:, shapes.masks[j, y1:y2 + 1, x1:x2 + 1]]
             boxes.append(box)
             labels.append(int(shapes.labels[j]))
             masks.append(mask)
