@@ -69,3 +69,20 @@ def test_steps_mode_runs_exactly_that_many_steps_and_repeats(method, tmp_path, m
     assert states[0].keys() == states[1].keys()
     for key in states[0]:
         torch.testing.assert_close(states[0][key], states[1][key], rtol=0, atol=0)
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "chapters" / "06_self_supervised" / "checkpoints"
+
+
+@pytest.mark.parametrize("method", [p.stem.removeprefix("ssl_") for p in sorted(COMMITTED.glob("ssl_*.pt"))])
+def test_committed_checkpoint_reproduces_its_recorded_knn(method):
+    """The shipped checkpoint loads (hash checked) and its k-NN accuracy on the evaluation images is the one its
+    sidecar records, within 0.01 (fp16 storage and another CPU's kernels may move a few test images)."""
+    from dlnotes.ssl import eval_split, knn_eval
+
+    meta = json.loads((COMMITTED / f"ssl_{method}.json").read_text())
+    encoder = load_encoder(COMMITTED / f"ssl_{method}.pt")
+    cfg = meta["config"]
+    knn = knn_eval(encoder, eval_split(cfg["n_reference"], cfg["n_test"]), k=cfg["k"])
+    assert abs(knn - meta["metrics"]["knn"]) <= 0.01
+    assert knn > meta["metrics"]["knn_raw_pixels"] + 0.3  # far above the raw-pixel baseline it was recorded with
