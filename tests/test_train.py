@@ -208,14 +208,20 @@ def image_loader(seed=0, n=96):
     return DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(seed))
 
 
-def test_bf16_autocast_runs_the_conv_in_bf16_and_trains():
+def autocast_run(dtype, device="cpu", **kwargs):
+    """Train the small CNN under autocast; return the model, its history, the first conv's output dtypes, the optimizer."""
     utils.set_seed(0)
     model = small_cnn()
     seen = []
     model[0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    h = train.fit(model, image_loader(), loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=4,
-                  metrics={"acc": train.accuracy}, autocast_dtype=torch.bfloat16)
+    h = train.fit(model, image_loader(), loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=4, device=device,
+                  metrics={"acc": train.accuracy}, autocast_dtype=dtype, **kwargs)
+    return model, h, seen, opt
+
+
+def test_bf16_autocast_runs_the_conv_in_bf16_and_trains():
+    model, h, seen, opt = autocast_run(torch.bfloat16)
     assert seen and set(seen) == {torch.bfloat16}                        # the convolution ran in bfloat16
     assert all(p.dtype == torch.float32 for p in model.parameters())     # the weights stay float32
     assert h["train_loss"][-1] < h["train_loss"][0] and h["train_acc"][-1] > 0.9
@@ -262,11 +268,5 @@ def test_fit_rejects_bad_speed_switches():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="float16 autocast with a GradScaler needs CUDA")
 def test_fp16_autocast_with_grad_scaler_trains_on_cuda():
-    utils.set_seed(0)
-    model = small_cnn()
-    seen = []
-    model[0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    h = train.fit(model, image_loader(), loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=4, device="cuda",
-                  metrics={"acc": train.accuracy}, autocast_dtype=torch.float16, clip_grad_norm=5.0)
+    _, h, seen, _ = autocast_run(torch.float16, device="cuda", clip_grad_norm=5.0)
     assert set(seen) == {torch.float16} and h["train_acc"][-1] > 0.9

@@ -98,3 +98,29 @@ def load_encoder(name_or_path: str | Path):
     prefix = "encoder."
     encoder.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
     return encoder.eval()
+
+
+def script_parser(doc: str, method: str, *, default_minutes: float, device_help: str = "cpu or cuda"):
+    """The command line the three scripts/checkpoints/ssl_*.py share; each adds its own options after this."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=None,
+                        help=f"training wall-clock budget (default {default_minutes:g})")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train exactly this many steps instead of for a wall-clock budget (the same run on any machine)")
+    parser.add_argument("--short", action="store_true", help="tiny model and data, a few seconds: the test's mode")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR / f"ssl_{method}.pt")
+    parser.add_argument("--device", default="cpu", help=device_help)
+    return parser
+
+
+def check_script_args(args) -> None:
+    """Refuse a non-positive --steps and the seed reserved for the evaluation images."""
+    from dlnotes.ssl.evaluate import EVAL_SEED
+
+    if args.steps is not None and args.steps < 1:
+        raise SystemExit(f"--steps must be positive, got {args.steps}")
+    if args.seed == EVAL_SEED:
+        raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")

@@ -22,10 +22,8 @@ It writes ssl_clip.pt (the whole CLIP model in fp16) and ssl_clip.json; ``dlnote
 
 from __future__ import annotations
 
-import argparse
 import copy
 import time
-from pathlib import Path
 
 import torch
 
@@ -33,7 +31,7 @@ from dlnotes.data import make_shapes
 from dlnotes.data.shapes import SHAPE_CLASSES
 from dlnotes.ssl import (CLIP, TextEncoder, caption_templates, clip_step, extract_features, knn_eval, recall_at_k,
                          save_checkpoint, zero_shot_classifier, zero_shot_predict)
-from dlnotes.ssl.checkpoint import CHECKPOINT_DIR, build_encoder
+from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser
 from dlnotes.ssl.evaluate import EVAL_SEED
 
 FULL = {
@@ -53,19 +51,9 @@ def held_out_mask(shapes, held_out) -> torch.Tensor:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=None, help="training wall-clock budget (default 20)")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="train exactly this many steps instead of for a wall-clock budget (the same run on any machine)")
-    parser.add_argument("--short", action="store_true", help="tiny model and data, a few seconds: the test's mode")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR / "ssl_clip.pt")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser = script_parser(__doc__, "clip", default_minutes=20)
     args = parser.parse_args()
-    if args.steps is not None and args.steps < 1:
-        raise SystemExit(f"--steps must be positive, got {args.steps}")
-    if args.seed == EVAL_SEED:
-        raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")
+    check_script_args(args)
     cfg = copy.deepcopy(SHORT if args.short else FULL)
     cfg["minutes"] = args.minutes if args.minutes is not None else cfg["minutes"]
 

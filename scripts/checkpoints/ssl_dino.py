@@ -22,11 +22,9 @@ It writes ssl_dino.pt (the teacher: "encoder.*" backbone and "head.*" in fp16) a
 
 from __future__ import annotations
 
-import argparse
 import copy
 import math
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -35,7 +33,7 @@ from torch.nn import functional as F
 from dlnotes.data import make_shapes
 from dlnotes.ssl import (DinoHead, collapse_metrics, dino_step, extract_features, knn_eval, save_checkpoint,
                          teacher_probs)
-from dlnotes.ssl.checkpoint import CHECKPOINT_DIR, build_encoder
+from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser
 from dlnotes.ssl.evaluate import EVAL_SEED
 
 FULL = {
@@ -66,14 +64,7 @@ def attention_on_object(vit, images: torch.Tensor, masks: torch.Tensor) -> tuple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=None, help="training wall-clock budget (default 30)")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="train exactly this many steps instead of for a wall-clock budget (the same run on any machine)")
-    parser.add_argument("--short", action="store_true", help="tiny model and data, a few seconds: the test's mode")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR / "ssl_dino.pt")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser = script_parser(__doc__, "dino", default_minutes=30)
     parser.add_argument("--backbone", choices=["vit", "cnn"], default="vit")
     parser.add_argument("--prototypes", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
@@ -81,10 +72,7 @@ def main() -> None:
     parser.add_argument("--teacher-temp", type=float, default=None)
     parser.add_argument("--centering", choices=["mean", "sinkhorn"], default=None)
     args = parser.parse_args()
-    if args.steps is not None and args.steps < 1:
-        raise SystemExit(f"--steps must be positive, got {args.steps}")
-    if args.seed == EVAL_SEED:
-        raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")
+    check_script_args(args)
     cfg = copy.deepcopy(SHORT if args.short else FULL)
     for key, value in (("minutes", args.minutes), ("lr", args.lr), ("ema_start", args.ema_start),
                        ("teacher_temp", args.teacher_temp), ("centering", args.centering)):

@@ -24,10 +24,8 @@ torch version, wall time, steps, metrics, sha256); ``dlnotes.ssl.load_encoder("s
 
 from __future__ import annotations
 
-import argparse
 import copy
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -35,8 +33,7 @@ from torch import nn
 from dlnotes.data import make_shapes
 from dlnotes.ssl import (ProjectionHead, eval_split, extract_features, knn_eval, linear_probe, save_checkpoint,
                          simclr_step)
-from dlnotes.ssl.checkpoint import CHECKPOINT_DIR, build_encoder
-from dlnotes.ssl.evaluate import EVAL_SEED
+from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser
 
 FULL = {
     "encoder": {"name": "SmallCNN", "out_dim": 128}, "head": {"hidden_dim": 256, "out_dim": 64},
@@ -50,19 +47,10 @@ SHORT = {**FULL, "encoder": {"name": "SmallCNN", "out_dim": 32}, "head": {"hidde
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=None, help="training wall-clock budget (default 25)")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="train exactly this many steps instead of for a wall-clock budget (the same run on any machine)")
-    parser.add_argument("--short", action="store_true", help="tiny model and data, a few seconds: the test's mode")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR / "ssl_simclr.pt")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (views are drawn on the CPU generator)")
+    parser = script_parser(__doc__, "simclr", default_minutes=25,
+                           device_help="cpu or cuda (views are drawn on the CPU generator)")
     args = parser.parse_args()
-    if args.steps is not None and args.steps < 1:
-        raise SystemExit(f"--steps must be positive, got {args.steps}")
-    if args.seed == EVAL_SEED:
-        raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")
+    check_script_args(args)
     cfg = copy.deepcopy(SHORT if args.short else FULL)
     cfg["minutes"] = args.minutes if args.minutes is not None else cfg["minutes"]
     views = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["views"].items()}
