@@ -20,7 +20,8 @@ from .contrastive import info_nce, nt_xent, rotation_pretext
 from .dino import (DinoHead, collapse_metrics, cosine_schedule, dino_loss, distill_loss, ema_update, entropy,
                    sinkhorn_knopp, teacher_probs, update_center)
 from .encoders import ProjectionHead, SmallCNN, SmallViT, TextEncoder, caption_vocab, small_vit, tokenize_caption
-from .evaluate import eval_split, extract_features, knn_accuracy, knn_eval, knn_predict, linear_probe
+from .evaluate import (eval_split, extract_features, knn_accuracy, knn_eval, knn_predict, knn_with_baselines,
+                       linear_probe, split_shapes)
 from .train_steps import clip_step, dino_step, simclr_step
 from .views import ViewConfig, crop_and_resize, multi_crop, random_resized_crop, random_view, two_views
 
@@ -38,7 +39,8 @@ __all__ = [
     "DinoHead", "collapse_metrics", "cosine_schedule", "dino_loss", "distill_loss", "ema_update", "entropy",
     "sinkhorn_knopp", "teacher_probs", "update_center",
     # evaluation, training steps, checkpoints
-    "eval_split", "extract_features", "knn_accuracy", "knn_eval", "knn_predict", "linear_probe",
+    "eval_split", "extract_features", "knn_accuracy", "knn_eval", "knn_predict", "knn_with_baselines", "linear_probe",
+    "split_shapes",
     "clip_step", "dino_step", "simclr_step",
     "load_checkpoint", "load_clip", "load_encoder", "save_checkpoint",
 ]

@@ -108,7 +108,8 @@ def script_parser(doc: str, method: str, *, default_minutes: float, device_help:
     parser.add_argument("--minutes", type=float, default=None,
                         help=f"training wall-clock budget (default {default_minutes:g})")
     parser.add_argument("--steps", type=int, default=None,
-                        help="train exactly this many steps instead of for a wall-clock budget (the same run on any machine)")
+                        help="train exactly this many steps instead of for a wall-clock budget "
+                             "(the same run on any machine)")
     parser.add_argument("--short", action="store_true", help="tiny model and data, a few seconds: the test's mode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR / f"ssl_{method}.pt")
@@ -124,3 +125,11 @@ def check_script_args(args) -> None:
         raise SystemExit(f"--steps must be positive, got {args.steps}")
     if args.seed == EVAL_SEED:
         raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")
+
+
+def training_fraction(steps: int, start: float, *, max_steps: int | None, minutes: float) -> float:
+    """How far a script's training run is, in [0, 1) while it goes on: steps / max_steps with --steps, otherwise
+    the share of the wall-clock budget spent since ``start`` (a time.perf_counter() reading)."""
+    import time
+
+    return steps / max_steps if max_steps else (time.perf_counter() - start) / (60 * minutes)

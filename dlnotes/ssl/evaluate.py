@@ -105,13 +105,19 @@ def linear_probe(train_feats: Tensor, train_labels: Tensor, test_feats: Tensor, 
 EVAL_SEED = 12345  # shapes drawn from this seed are never used for training
 
 
+def split_shapes(shapes, n_reference: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The first n_reference images of a Shapes batch as labelled references, the rest as the test set:
+    (ref_x, ref_y, test_x, test_y)."""
+    return (shapes.images[:n_reference], shapes.labels[:n_reference],
+            shapes.images[n_reference:], shapes.labels[n_reference:])
+
+
 def eval_split(n_reference: int = 2000, n_test: int = 1000, *, seed: int = EVAL_SEED
                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Labelled references and test images of shapes from one seed: (ref_x, ref_y, test_x, test_y)."""
     from dlnotes.data.shapes import make_shapes
 
-    s = make_shapes(n_reference + n_test, seed=seed)
-    return s.images[:n_reference], s.labels[:n_reference], s.images[n_reference:], s.labels[n_reference:]
+    return split_shapes(make_shapes(n_reference + n_test, seed=seed), n_reference)
 
 
 def knn_eval(encoder: nn.Module | None, split: tuple[Tensor, Tensor, Tensor, Tensor], *, k: int = 20) -> float:
@@ -122,3 +128,11 @@ def knn_eval(encoder: nn.Module | None, split: tuple[Tensor, Tensor, Tensor, Ten
     else:
         ref_f, test_f = extract_features(encoder, ref_x), extract_features(encoder, test_x)
     return knn_accuracy(ref_f, ref_y, test_f, test_y, k=k)
+
+
+def knn_with_baselines(encoder: nn.Module, random_init: nn.Module,
+                       split: tuple[Tensor, Tensor, Tensor, Tensor], *, k: int = 20) -> dict[str, float]:
+    """k-NN of a trained encoder beside the two baselines every self-supervised number is reported with:
+    the raw pixels and the same network at its random initialisation."""
+    return {"knn": knn_eval(encoder, split, k=k), "knn_raw_pixels": knn_eval(None, split, k=k),
+            "knn_random_init": knn_eval(random_init, split, k=k)}

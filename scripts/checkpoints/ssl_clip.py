@@ -40,9 +40,9 @@ import torch
 
 from dlnotes.data import make_shapes
 from dlnotes.data.shapes import SHAPE_CLASSES
-from dlnotes.ssl import (CLIP, TextEncoder, caption_templates, clip_step, extract_features, knn_eval, recall_at_k,
-                         save_checkpoint, zero_shot_classifier, zero_shot_predict)
-from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser
+from dlnotes.ssl import (CLIP, TextEncoder, caption_templates, clip_step, extract_features, knn_with_baselines,
+                         recall_at_k, save_checkpoint, split_shapes, zero_shot_classifier, zero_shot_predict)
+from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser, training_fraction
 from dlnotes.ssl.evaluate import EVAL_SEED
 
 FULL = {
@@ -81,9 +81,9 @@ def main() -> None:
     g = torch.Generator().manual_seed(args.seed)
 
     # --- train for the budget ---
-    start, steps, budget = time.perf_counter(), 0, 60 * cfg["minutes"]
+    start, steps = time.perf_counter(), 0
     cfg["max_steps"] = args.steps  # None: the wall-clock budget decides
-    while (steps < args.steps) if args.steps else (time.perf_counter() - start < budget):
+    while training_fraction(steps, start, max_steps=args.steps, minutes=cfg["minutes"]) < 1:
         idx = torch.randint(len(images), (cfg["batch_size"],), generator=g)
         zh = (torch.rand(len(idx), generator=g) < 0.5).long().tolist()  # the language of each caption
         batch_captions = [captions[i][lang] for i, lang in zip(idx.tolist(), zh)]
@@ -98,7 +98,7 @@ def main() -> None:
     model.eval()
     test = make_shapes(cfg["n_reference"] + cfg["n_test"], seed=EVAL_SEED)
     n_ref = cfg["n_reference"]
-    split = (test.images[:n_ref], test.labels[:n_ref], test.images[n_ref:], test.labels[n_ref:])
+    split = split_shapes(test, n_ref)
     test_x, test_y = split[2], split[3]
     image_feats = extract_features(torch.nn.Sequential(model.image_encoder, model.image_proj), test_x)
     unseen = held_out_mask(test, cfg["held_out"])[n_ref:]
@@ -117,9 +117,7 @@ def main() -> None:
             metrics[f"recall@1_image_to_text_{lang}"] = recall_at_k(image_feats, text_feats, 1)
             metrics[f"recall@1_text_to_image_{lang}"] = recall_at_k(text_feats, image_feats, 1)
     metrics.update({
-        "knn": knn_eval(model.image_encoder, split, k=cfg["k"]),
-        "knn_raw_pixels": knn_eval(None, split, k=cfg["k"]),
-        "knn_random_init": knn_eval(random_init, split, k=cfg["k"]),
+        **knn_with_baselines(model.image_encoder, random_init, split, k=cfg["k"]),
         "temperature": model.temperature(),
         "final_loss": stats["loss"],
         "held_out_test_images": int(unseen.sum()),

@@ -1,7 +1,8 @@
 """Train DINO (Caron et al. 2021) on shapes for a wall-clock budget and save the teacher as a small checkpoint.
 
 Student and teacher: the chapter's small ViT (32x32, patch 4, dim 128, 4 blocks) + DinoHead; the teacher is
-the student's EMA, its momentum following a cosine from --ema-start to 1 over the run (the wall-clock budget, or --steps). Multi-crop:
+the student's EMA, its momentum following a cosine from --ema-start to 1 over the run (the wall-clock budget,
+or --steps). Multi-crop:
 2 global 32x32 crops (area 40-100 %) for the teacher, those and 4 local 16x16 crops (area 20-50 %, so they keep
 part of the object) for the student. Student tau 0.1, teacher tau --teacher-temp, centering by a running mean
 (momentum 0.9) or by Sinkhorn-Knopp (--centering sinkhorn). AdamW, lr --lr, weight decay 0.04, batch 128, images
@@ -31,9 +32,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from dlnotes.data import make_shapes
-from dlnotes.ssl import (DinoHead, collapse_metrics, dino_step, extract_features, knn_eval, save_checkpoint,
-                         teacher_probs)
-from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser
+from dlnotes.ssl import (DinoHead, collapse_metrics, dino_step, extract_features, knn_with_baselines,
+                         save_checkpoint, split_shapes, teacher_probs)
+from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser, training_fraction
 from dlnotes.ssl.evaluate import EVAL_SEED
 
 FULL = {
@@ -101,14 +102,10 @@ def main() -> None:
     center = torch.zeros(cfg["head"]["num_prototypes"], device=args.device)
     g = torch.Generator().manual_seed(args.seed)
 
-    # --- train for the budget (or --steps); the EMA momentum rises from ema_start to 1 on a cosine in the fraction done ---
-    start, steps, budget = time.perf_counter(), 0, 60 * cfg["minutes"]
+    # --- train for the budget (or --steps); the EMA momentum rises from ema_start to 1 on a cosine ---
+    start, steps = time.perf_counter(), 0
     cfg["max_steps"] = args.steps  # None: the wall-clock budget decides; the schedule follows the fraction done
-
-    def done() -> float:
-        return steps / args.steps if args.steps else (time.perf_counter() - start) / budget
-
-    while (fraction := done()) < 1:
+    while (fraction := training_fraction(steps, start, max_steps=args.steps, minutes=cfg["minutes"])) < 1:
         elapsed = time.perf_counter() - start
         momentum = 1 - (1 - cfg["ema_start"]) * (1 + math.cos(math.pi * fraction)) / 2
         batch = images[torch.randint(len(images), (cfg["batch_size"],), generator=g).to(args.device)]
@@ -124,13 +121,11 @@ def main() -> None:
     # --- evaluate the teacher on shapes from a seed never used in training ---
     test = make_shapes(cfg["n_reference"] + cfg["n_test"], seed=EVAL_SEED)
     n_ref = cfg["n_reference"]
-    split = (test.images[:n_ref], test.labels[:n_ref], test.images[n_ref:], test.labels[n_ref:])
+    split = split_shapes(test, n_ref)
     logits = extract_features(teacher, split[2])  # (N, K) prototype scores
     collapse = collapse_metrics(teacher_probs(logits, center.cpu(), cfg["teacher_temp"]))
     metrics = {
-        "knn": knn_eval(teacher.encoder, split, k=cfg["k"]),
-        "knn_raw_pixels": knn_eval(None, split, k=cfg["k"]),
-        "knn_random_init": knn_eval(random_init, split, k=cfg["k"]),
+        **knn_with_baselines(teacher.encoder, random_init, split, k=cfg["k"]),
         **{f"teacher_{k}": v for k, v in collapse.items()},
         "log_prototypes": math.log(cfg["head"]["num_prototypes"]),
         "final_loss": stats["loss"],

@@ -31,9 +31,9 @@ import torch
 from torch import nn
 
 from dlnotes.data import make_shapes
-from dlnotes.ssl import (ProjectionHead, eval_split, extract_features, knn_eval, linear_probe, save_checkpoint,
-                         simclr_step)
-from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser
+from dlnotes.ssl import (ProjectionHead, eval_split, extract_features, knn_with_baselines, linear_probe,
+                         save_checkpoint, simclr_step)
+from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser, training_fraction
 
 FULL = {
     "encoder": {"name": "SmallCNN", "out_dim": 128}, "head": {"hidden_dim": 256, "out_dim": 64},
@@ -65,9 +65,9 @@ def main() -> None:
     g = torch.Generator().manual_seed(args.seed)
 
     # --- train for the budget ---
-    start, steps, budget = time.perf_counter(), 0, 60 * cfg["minutes"]
+    start, steps = time.perf_counter(), 0
     cfg["max_steps"] = args.steps  # None: the wall-clock budget decides
-    while (steps < args.steps) if args.steps else (time.perf_counter() - start < budget):
+    while training_fraction(steps, start, max_steps=args.steps, minutes=cfg["minutes"]) < 1:
         batch = images[torch.randint(len(images), (cfg["batch_size"],), generator=g).to(args.device)]
         stats = simclr_step(model, optimizer, batch, temperature=cfg["temperature"], generator=g, views=views)
         steps += 1
@@ -79,9 +79,7 @@ def main() -> None:
     split = eval_split(cfg["n_reference"], cfg["n_test"])
     ref_x, ref_y, test_x, test_y = split
     metrics = {
-        "knn": knn_eval(encoder, split, k=cfg["k"]),
-        "knn_raw_pixels": knn_eval(None, split, k=cfg["k"]),
-        "knn_random_init": knn_eval(random_init, split, k=cfg["k"]),
+        **knn_with_baselines(encoder, random_init, split, k=cfg["k"]),
         "linear_probe": linear_probe(extract_features(encoder, ref_x), ref_y,
                                      extract_features(encoder, test_x), test_y),
         "final_loss": stats["loss"],
