@@ -230,3 +230,23 @@ def test_classes_are_learnable():
     with torch.no_grad():
         accuracy = (model(X_test).argmax(1) == test.labels).float().mean().item()
     assert accuracy > 0.4, accuracy
+
+
+def test_random_angle_off_draws_the_same_images_at_angle_zero():
+    spun = make_shapes(60, seed=5)
+    upright = make_shapes(60, seed=5, random_angle=False)
+    # the rest of the draw is unchanged: labels, colours, and circles (which no rotation changes) agree exactly
+    assert torch.equal(spun.labels, upright.labels) and spun.colors == upright.colors
+    circle = spun.labels == spun.classes.index("circle")
+    torch.testing.assert_close(upright.images[circle], spun.images[circle], atol=1e-6, rtol=0)
+    # upright triangles all point the same way: the mask's centroid sits on the same side of its box's centre
+    def centroid_minus_box_centre(d):
+        ys = torch.arange(d.masks.shape[1], dtype=torch.float32)[None, :, None]
+        m = d.masks.float()
+        cy = (m * ys).sum((1, 2)) / m.sum((1, 2))
+        return cy - (d.boxes[:, 1] + d.boxes[:, 3] - 1) / 2  # boxes are (x0, y0, x1, y1) with x1, y1 exclusive
+
+    up = centroid_minus_box_centre(make_shapes(40, seed=6, classes=("triangle",), random_angle=False))
+    any_way = centroid_minus_box_centre(make_shapes(40, seed=6, classes=("triangle",)))
+    assert (up.sign() == up.sign()[0]).all() and up.abs().min() > 0.1
+    assert (any_way > 0.3).any() and (any_way < -0.3).any()

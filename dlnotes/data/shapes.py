@@ -146,8 +146,13 @@ def make_shapes(
     seed: int = 0,
     classes: Sequence[str] = SHAPE_CLASSES,
     noise: float = 0.05,
+    random_angle: bool = True,
 ) -> Shapes:
-    """Draw n images (n, 3, image_size, image_size), one random shape each, balanced over `classes`."""
+    """Draw n images (n, 3, image_size, image_size), one random shape each, balanced over `classes`.
+
+    random_angle=False draws every shape at angle 0 (the same images otherwise: the angles are still drawn,
+    then ignored), so that orientation carries information, e.g. for the rotation pretext task of chapter 6.
+    """
     classes = _check_args(n, image_size, seed, classes, noise)
     size = image_size
     g = torch.Generator().manual_seed(seed)
@@ -159,6 +164,8 @@ def make_shapes(
     band = SIZE_BANDS["small"][1] - SIZE_BANDS["small"][0]
     radius = (low + band * torch.rand(n, generator=g)) * size / 2  # circumscribed radius, pixels
     angle = 2 * math.pi * torch.rand(n, generator=g)
+    if not random_angle:
+        angle = torch.zeros_like(angle)
     cx = radius + torch.rand(n, generator=g) * (size - 2 * radius)  # whole shape inside the image
     cy = radius + torch.rand(n, generator=g) * (size - 2 * radius)
     color_idx = torch.randint(len(COLORS), (n,), generator=g)
