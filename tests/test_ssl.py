@@ -428,6 +428,15 @@ def test_dino_head_prototypes_are_unit_norm_and_fixed():
     assert not any("original0" in n or "weight_g" in n for n in trainable)
 
 
+def test_dino_head_batch_norm_standardises_the_hidden_layers_over_the_batch():
+    head = DinoHead(16, 32, hidden_dim=24, bottleneck_dim=8, use_bn=True).train()
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in head.modules()) == 2  # after each of the 2 hidden layers
+    # inputs that differ only by a tiny amount: without BN the logits barely differ, with BN they spread out
+    x = torch.randn(1, 16).repeat(64, 1) + 1e-3 * torch.randn(64, 16)
+    plain = DinoHead(16, 32, hidden_dim=24, bottleneck_dim=8).train()
+    assert head(x).std(0).mean() > 100 * plain(x).std(0).mean()
+
+
 def test_cosine_schedule_and_entropy():
     s = cosine_schedule(0.996, 1.0, 11)
     assert s[0].item() == pytest.approx(0.996) and s[-1].item() == pytest.approx(1.0)

@@ -27,11 +27,12 @@ class DinoHead(nn.Module):
     """MLP -> L2-normalised bottleneck -> weight-normalised prototypes: (N, in_dim) -> (N, num_prototypes) logits.
 
     The last layer's weight is v / ||v|| per prototype with the norm fixed at 1 (DINO's norm_last_layer),
-    so the logits are cosines between the bottleneck and the prototypes.
+    so the logits are cosines between the bottleneck and the prototypes. use_bn puts BatchNorm after each
+    hidden layer (DINO's option for convnets): it standardises the features over the batch.
     """
 
     def __init__(self, in_dim: int, num_prototypes: int = 256, *, hidden_dim: int = 256, bottleneck_dim: int = 64,
-                 n_layers: int = 3) -> None:
+                 n_layers: int = 3, use_bn: bool = False) -> None:
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
@@ -40,7 +41,7 @@ class DinoHead(nn.Module):
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
             layers.append(nn.Linear(a, b))
             if i < n_layers - 1:
-                layers.append(nn.GELU())
+                layers += [nn.BatchNorm1d(b), nn.GELU()] if use_bn else [nn.GELU()]
         self.mlp = nn.Sequential(*layers)
         self.prototypes = weight_norm(nn.Linear(bottleneck_dim, num_prototypes, bias=False))
         g = _weight_norm_gain(self.prototypes)

@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--ema-start", type=float, default=None)
     parser.add_argument("--teacher-temp", type=float, default=None)
     parser.add_argument("--centering", choices=["mean", "sinkhorn"], default=None)
+    parser.add_argument("--head-bn", action="store_true", help="BatchNorm in the head's hidden layers")
     args = parser.parse_args()
     check_script_args(args)
     cfg = copy.deepcopy(SHORT if args.short else FULL)
@@ -79,6 +80,8 @@ def main() -> None:
                        ("teacher_temp", args.teacher_temp), ("centering", args.centering)):
         if value is not None:
             cfg[key] = value
+    if args.head_bn:
+        cfg["head"]["use_bn"] = True
     if args.prototypes is not None:
         cfg["head"]["num_prototypes"] = args.prototypes
     if args.backbone == "cnn":
