@@ -14,8 +14,17 @@ teacher's backbone beside the raw-pixel and random-init baselines, the two colla
 on the test images, and (ViT) how much of the class token's last-block attention falls on the object's mask
 against the mask's share of the image (what uniform attention would give).
 
-    OMP_NUM_THREADS=1 DLNOTES_QUIET=1 python scripts/checkpoints/ssl_dino.py --minutes 30   # the checkpoint
+    # the committed checkpoint: 1000 steps, 32 min on the 2-core machine loaded by other jobs (on the quiet
+    # machine 400 steps of the same recipe took 188 s with OMP_NUM_THREADS=2):
+    OMP_NUM_THREADS=1 DLNOTES_QUIET=1 python scripts/checkpoints/ssl_dino.py --steps 1000 --backbone cnn \
+        --centering sinkhorn --ema-start 0.9
     python scripts/checkpoints/ssl_dino.py --short --out /tmp/dino.pt                        # a ~10 s smoke run
+
+The recipe search (seed 0; k-NN on the evaluation images; raw pixels 0.335, random-init SmallCNN 0.321, ViT ~0.20):
+the defaults (ViT, running-mean centering, EMA from 0.99) and the same with a SmallCNN did not learn (0.24 / 0.36);
+the ViT with Sinkhorn-Knopp centering stayed uniform (both entropies ln 64); the ViT with Sinkhorn, EMA from 0.9 and
+--head-bn avoided collapse but stayed at random-init k-NN (0.214 after 250 steps); the SmallCNN with Sinkhorn and EMA
+from 0.9 learned: 0.514 after 400 steps, 0.801 after 1000 (the checkpoint).
 
 It writes ssl_dino.pt (the teacher: "encoder.*" backbone and "head.*" in fp16) and ssl_dino.json;
 ``dlnotes.ssl.load_encoder("dino")`` loads the backbone.
