@@ -49,11 +49,16 @@ def _beta(alpha: float, generator: torch.Generator | None) -> float:
 
 
 # --------------------------------------------------------------------------- geometric and photometric jitter
+def check_probability(name: str, p: float) -> None:
+    """ValueError unless p lies in [0, 1]; shared by the random transforms here and in dlnotes.ssl.views."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
+
+
 def random_hflip(images: Tensor, *, p: float = 0.5, generator: torch.Generator | None = None) -> Tensor:
     """Flip each image left-right with probability p: (B, C, H, W) -> (B, C, H, W)."""
     _check_images("random_hflip", images)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+    check_probability("p", p)
     flip = torch.rand(images.shape[0], generator=generator) < p  # (B,)
     return torch.where(flip[:, None, None, None].to(images.device), images.flip(-1), images)
 

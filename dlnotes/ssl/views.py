@@ -27,11 +27,6 @@ def _check_rgb(fn: str, images: Tensor) -> None:
         raise ValueError(f"{fn} expects RGB images (N, 3, H, W), got shape {tuple(images.shape)}")
 
 
-def _check_p(name: str, p: float) -> None:
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
-
-
 def _chosen(n: int, p: float, generator: torch.Generator | None) -> Tensor:
     """(n, 1, 1, 1) bool: which images get a transform applied with probability p."""
     return (torch.rand(n, generator=generator) < p)[:, None, None, None]
@@ -90,7 +85,7 @@ def random_resized_crop(images: Tensor, *, size: int, scale: tuple[float, float]
 def random_channel_permutation(images: Tensor, *, p: float = 0.5, generator: torch.Generator | None = None) -> Tensor:
     """With probability p, reorder each image's (R, G, B) by one of the 6 permutations: (N, 3, H, W)."""
     _check_rgb("random_channel_permutation", images)
-    _check_p("p", p)
+    augment.check_probability("p", p)
     n = images.shape[0]
     perm = _PERMUTATIONS[torch.randint(6, (n,), generator=generator)].to(images.device)  # (N, 3)
     permuted = images[torch.arange(n, device=images.device)[:, None], perm]  # (N, 3, H, W)
@@ -100,7 +95,7 @@ def random_channel_permutation(images: Tensor, *, p: float = 0.5, generator: tor
 def random_grayscale(images: Tensor, *, p: float = 0.2, generator: torch.Generator | None = None) -> Tensor:
     """With probability p, replace an image by its luma, repeated on the 3 channels: (N, 3, H, W)."""
     _check_rgb("random_grayscale", images)
-    _check_p("p", p)
+    augment.check_probability("p", p)
     gray = augment.grayscale(images).expand_as(images)
     return torch.where(_chosen(images.shape[0], p, generator).to(images.device), gray, images)
 
@@ -109,7 +104,7 @@ def random_color_jitter(images: Tensor, *, p: float = 0.8, brightness: float = 0
                         saturation: float = 0.4, generator: torch.Generator | None = None) -> Tensor:
     """With probability p, dlnotes.augment.random_color_jitter (brightness, contrast, saturation factors)."""
     _check_rgb("random_color_jitter", images)
-    _check_p("p", p)
+    augment.check_probability("p", p)
     jittered = augment.random_color_jitter(images, brightness=brightness, contrast=contrast,
                                            saturation=saturation, generator=generator)
     return torch.where(_chosen(images.shape[0], p, generator).to(images.device), jittered, images)
@@ -139,7 +134,7 @@ def gaussian_blur(images: Tensor, sigma: Tensor, *, kernel_size: int = 5) -> Ten
 def random_gaussian_blur(images: Tensor, *, p: float = 0.5, sigma: tuple[float, float] = (0.1, 1.0),
                          kernel_size: int = 5, generator: torch.Generator | None = None) -> Tensor:
     """With probability p, blur with sigma uniform in ``sigma`` (pixels): (N, C, H, W)."""
-    _check_p("p", p)
+    augment.check_probability("p", p)
     if not 0 < sigma[0] <= sigma[1]:
         raise ValueError(f"need 0 < sigma[0] <= sigma[1], got {sigma!r}")
     n = images.shape[0]
