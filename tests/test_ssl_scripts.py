@@ -86,3 +86,54 @@ def test_committed_checkpoint_reproduces_its_recorded_knn(method):
     knn = knn_eval(encoder, eval_split(cfg["n_reference"], cfg["n_test"]), k=cfg["k"])
     assert abs(knn - meta["metrics"]["knn"]) <= 0.01
     assert knn > meta["metrics"]["knn_raw_pixels"] + 0.3  # far above the raw-pixel baseline it was recorded with
+
+
+# --------------------------------------------------------------------------- re-running a checkpoint's command
+def test_script_command_is_repo_relative_and_drops_out():
+    from dlnotes.ssl.checkpoint import script_command
+
+    argv = [str(SCRIPTS / "ssl_dino.py"), "--steps", "10", "--out", "/tmp/x.pt", "--backbone", "cnn", "--out=/y.pt"]
+    assert script_command(argv) == "python scripts/checkpoints/ssl_dino.py --steps 10 --backbone cnn"
+
+
+def test_compare_metrics_judges_accuracies_only():
+    from dlnotes.ssl.checkpoint import compare_metrics
+
+    recorded = {"knn": 0.80, "zero_shot_en": 0.95, "recall@1_image_to_text_en": 0.9, "final_loss": 2.5,
+                "linear_probe": 1.0}
+    measured = {"knn": 0.815, "zero_shot_en": 0.90, "final_loss": 9.0, "linear_probe": 1.0}
+    verdicts = {name: ok for name, _, _, ok in compare_metrics(recorded, measured, 0.02)}
+    assert verdicts == {"knn": True, "zero_shot_en": False, "recall@1_image_to_text_en": False, "final_loss": None,
+                        "linear_probe": True}
+    with pytest.raises(ValueError, match="tolerance"):
+        compare_metrics(recorded, measured, -1)
+
+
+@pytest.mark.parametrize("method", [p.stem.removeprefix("ssl_") for p in sorted(COMMITTED.glob("ssl_*.json"))])
+def test_committed_sidecars_record_a_command_that_fixes_the_steps(method):
+    meta = json.loads((COMMITTED / f"ssl_{method}.json").read_text())
+    words = meta["command"].split()
+    assert words[:2] == ["python", f"scripts/checkpoints/ssl_{method}.py"] and "--out" not in words
+    assert int(words[words.index("--steps") + 1]) == meta["config"]["steps"]
+
+
+def test_verify_reruns_the_recorded_command_and_catches_a_changed_metric(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run.pt"
+    monkeypatch.setattr(sys, "argv", [str(SCRIPTS / "ssl_simclr.py"), "--short", "--steps", "3", "--seed", "1",
+                                      "--out", str(out)])
+    runpy.run_path(str(SCRIPTS / "ssl_simclr.py"), run_name="__main__")
+    sidecar = out.with_suffix(".json")
+    assert json.loads(sidecar.read_text())["command"].endswith("ssl_simclr.py --short --steps 3 --seed 1")
+
+    def verify():
+        monkeypatch.setattr(sys, "argv", ["verify_ssl.py", "--sidecar", str(sidecar), "--tolerance", "0.01"])
+        with pytest.raises(SystemExit) as exit_:
+            runpy.run_path(str(SCRIPTS / "verify_ssl.py"), run_name="__main__")
+        return exit_.value.code
+
+    assert verify() == 0  # the same steps on the same machine: the same numbers
+    meta = json.loads(sidecar.read_text())
+    meta["metrics"]["knn"] += 0.5  # a recorded number the re-run cannot reproduce
+    sidecar.write_text(json.dumps(meta))
+    assert verify() == 1
+    assert "off: knn" in capsys.readouterr().out

@@ -24,8 +24,10 @@ def sidecar_path(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, state_dict: dict[str, Tensor], *, method: str, seed: int, config: dict,
-                    wall_time_s: float, metrics: dict[str, float]) -> dict:
-    """Save state_dict (float tensors as fp16) to path and the sidecar path.json; return the sidecar's dict."""
+                    wall_time_s: float, metrics: dict[str, float], command: str | None = None) -> dict:
+    """Save state_dict (float tensors as fp16) to path and the sidecar path.json; return the sidecar's dict.
+
+    command: the command line that made it (without --out), which scripts/checkpoints/verify_ssl.py re-runs."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     half = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu() for k, v in state_dict.items()}
@@ -33,6 +35,8 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, Tensor], *, method: 
     meta = {"method": method, "seed": seed, "config": config, "torch": torch.__version__,
             "wall_time_s": round(wall_time_s, 1), "metrics": metrics, "file": path.name,
             "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    if command is not None:
+        meta["command"] = command
     sidecar_path(path).write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     return meta
 
@@ -125,6 +129,42 @@ def check_script_args(args) -> None:
         raise SystemExit(f"--steps must be positive, got {args.steps}")
     if args.seed == EVAL_SEED:
         raise SystemExit(f"seed {EVAL_SEED} is reserved for the evaluation images")
+
+
+def script_command(argv: list[str]) -> str:
+    """The command line of a script run from sys.argv, for its sidecar: the script's path relative to the
+    repository where it lies inside it, every argument but --out (the re-run chooses its own output)."""
+    import shlex
+
+    script, args, kept, skip = Path(argv[0]).resolve(), argv[1:], [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--out":
+            skip = True
+        elif not a.startswith("--out="):
+            kept.append(a)
+    root = CHECKPOINT_DIR.parents[2]
+    shown = script.relative_to(root) if script.is_relative_to(root) else script
+    return shlex.join(["python", str(shown), *kept])
+
+
+# the metrics a re-run is judged on (accuracies in [0, 1]); the rest (entropies, losses, temperature) are shown
+JUDGED_PREFIXES = ("knn", "linear_probe", "zero_shot", "recall@")
+
+
+def compare_metrics(recorded: dict[str, float], measured: dict[str, float], tolerance: float = 0.02):
+    """Rows (name, recorded, measured, verdict) for every recorded metric: verdict True / False for the judged
+    accuracies (|measured - recorded| <= tolerance), None for the others, False for a judged one that is missing."""
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
+    rows = []
+    for name, value in recorded.items():
+        new = measured.get(name)
+        judged = name.startswith(JUDGED_PREFIXES)
+        verdict = (new is not None and abs(new - value) <= tolerance) if judged else None
+        rows.append((name, value, new, verdict))
+    return rows
 
 
 def training_fraction(steps: int, start: float, *, max_steps: int | None, minutes: float) -> float:

@@ -34,6 +34,7 @@ It writes ssl_clip.pt (the whole CLIP model in fp16) and ssl_clip.json; ``dlnote
 from __future__ import annotations
 
 import copy
+import sys
 import time
 
 import torch
@@ -42,7 +43,8 @@ from dlnotes.data import make_shapes
 from dlnotes.data.shapes import SHAPE_CLASSES
 from dlnotes.ssl import (CLIP, TextEncoder, caption_templates, clip_step, extract_features, knn_with_baselines,
                          recall_at_k, save_checkpoint, split_shapes, zero_shot_classifier, zero_shot_predict)
-from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser, training_fraction
+from dlnotes.ssl.checkpoint import (build_encoder, check_script_args, script_command, script_parser,
+                                    training_fraction)
 from dlnotes.ssl.evaluate import EVAL_SEED
 
 FULL = {
@@ -126,7 +128,8 @@ def main() -> None:
     print(f"{steps} steps in {wall:.0f} s: {metrics}")
     meta = save_checkpoint(args.out, model.state_dict(), method="clip", seed=args.seed,
                            config={**cfg, "classes": list(SHAPE_CLASSES), "steps": steps, "device": args.device},
-                           wall_time_s=wall, metrics=metrics)
+                           wall_time_s=wall, metrics=metrics,
+                           command=script_command(sys.argv))
     print(f"saved {args.out} ({meta['bytes'] / 1e6:.2f} MB, sha256 {meta['sha256'][:12]}...)")
 
 

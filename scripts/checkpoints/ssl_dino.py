@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 
 import torch
@@ -43,7 +44,8 @@ from torch.nn import functional as F
 from dlnotes.data import make_shapes
 from dlnotes.ssl import (DinoHead, collapse_metrics, dino_step, extract_features, knn_with_baselines,
                          save_checkpoint, split_shapes, teacher_probs)
-from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser, training_fraction
+from dlnotes.ssl.checkpoint import (build_encoder, check_script_args, script_command, script_parser,
+                                    training_fraction)
 from dlnotes.ssl.evaluate import EVAL_SEED
 
 FULL = {
@@ -148,7 +150,8 @@ def main() -> None:
     metrics = {k: round(v, 4) for k, v in metrics.items()}
     print(f"{steps} steps in {wall:.0f} s: {metrics}")
     meta = save_checkpoint(args.out, teacher.state_dict(), method="dino", seed=args.seed,
-                           config={**cfg, "steps": steps, "device": args.device}, wall_time_s=wall, metrics=metrics)
+                           config={**cfg, "steps": steps, "device": args.device}, wall_time_s=wall, metrics=metrics,
+                           command=script_command(sys.argv))
     print(f"saved {args.out} ({meta['bytes'] / 1e6:.2f} MB, sha256 {meta['sha256'][:12]}...)")
 
 

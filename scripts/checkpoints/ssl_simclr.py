@@ -25,6 +25,7 @@ torch version, wall time, steps, metrics, sha256); ``dlnotes.ssl.load_encoder("s
 from __future__ import annotations
 
 import copy
+import sys
 import time
 
 import torch
@@ -33,7 +34,8 @@ from torch import nn
 from dlnotes.data import make_shapes
 from dlnotes.ssl import (ProjectionHead, eval_split, extract_features, knn_with_baselines, linear_probe,
                          save_checkpoint, simclr_step)
-from dlnotes.ssl.checkpoint import build_encoder, check_script_args, script_parser, training_fraction
+from dlnotes.ssl.checkpoint import (build_encoder, check_script_args, script_command, script_parser,
+                                    training_fraction)
 
 FULL = {
     "encoder": {"name": "SmallCNN", "out_dim": 128}, "head": {"hidden_dim": 256, "out_dim": 64},
@@ -88,7 +90,8 @@ def main() -> None:
     print(f"{steps} steps in {wall:.0f} s: {metrics}")
     state = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
     meta = save_checkpoint(args.out, state, method="simclr", seed=args.seed,
-                           config={**cfg, "steps": steps, "device": args.device}, wall_time_s=wall, metrics=metrics)
+                           config={**cfg, "steps": steps, "device": args.device}, wall_time_s=wall, metrics=metrics,
+                           command=script_command(sys.argv))
     print(f"saved {args.out} ({meta['bytes'] / 1e6:.2f} MB, sha256 {meta['sha256'][:12]}...)")
 
 
