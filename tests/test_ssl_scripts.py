@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from dlnotes.ssl import load_checkpoint, load_clip, load_encoder
 from dlnotes.ssl.checkpoint import SIDECAR_FIELDS, file_sha256
@@ -85,7 +86,20 @@ def test_committed_checkpoint_reproduces_its_recorded_knn(method):
     cfg = meta["config"]
     knn = knn_eval(encoder, eval_split(cfg["n_reference"], cfg["n_test"]), k=cfg["k"])
     assert abs(knn - meta["metrics"]["knn"]) <= 0.01
-    assert knn > meta["metrics"]["knn_raw_pixels"] + 0.3  # far above the raw-pixel baseline it was recorded with
+    if "attention_on_object" in meta["metrics"]:  # the ViT: what it learned is where the object is
+        from dlnotes.data import make_shapes
+        from dlnotes.ssl.evaluate import EVAL_SEED
+
+        test = make_shapes(cfg["n_reference"] + cfg["n_test"], seed=EVAL_SEED)
+        encoder(test.images[cfg["n_reference"]:])
+        att = encoder.cls_attention().mean(1)
+        att = att / att.sum((1, 2), keepdim=True)
+        share = F.adaptive_avg_pool2d(test.masks[cfg["n_reference"]:, None].float(), att.shape[-2:])[:, 0]
+        on_object = (att * share).sum((1, 2)).mean().item()
+        assert abs(on_object - meta["metrics"]["attention_on_object"]) <= 0.02
+        assert on_object > 3 * share.mean().item()  # far above chance (the mask's share of the image)
+    else:
+        assert knn > meta["metrics"]["knn_raw_pixels"] + 0.3  # far above the raw-pixel baseline it was recorded with
 
 
 # --------------------------------------------------------------------------- re-running a checkpoint's command
@@ -113,7 +127,8 @@ def test_compare_metrics_judges_accuracies_only():
 def test_committed_sidecars_record_a_command_that_fixes_the_steps(method):
     meta = json.loads((COMMITTED / f"ssl_{method}.json").read_text())
     words = meta["command"].split()
-    assert words[:2] == ["python", f"scripts/checkpoints/ssl_{method}.py"] and "--out" not in words
+    script = method.removesuffix("_vit")  # ssl_dino_vit is ssl_dino.py with the ViT (its default backbone)
+    assert words[:2] == ["python", f"scripts/checkpoints/ssl_{script}.py"] and "--out" not in words
     assert int(words[words.index("--steps") + 1]) == meta["config"]["steps"]
 
 

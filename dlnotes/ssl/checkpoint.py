@@ -70,8 +70,11 @@ def build_encoder(spec: dict):
     return builders[name](**spec)
 
 
+CHECKPOINT_NAMES = ("simclr", "clip", "dino", "dino_vit")  # chapters/06_self_supervised/checkpoints/ssl_<name>.pt
+
+
 def _resolve(name_or_path: str | Path) -> Path:
-    if str(name_or_path) in ("simclr", "clip", "dino"):
+    if str(name_or_path) in CHECKPOINT_NAMES:
         return CHECKPOINT_DIR / f"ssl_{name_or_path}.pt"
     return Path(name_or_path)
 
@@ -91,7 +94,9 @@ def load_clip(name_or_path: str | Path = "clip"):
 def load_encoder(name_or_path: str | Path):
     """A trained image encoder, (N, 3, 32, 32) in [0, 1] -> features (N, D), in eval mode.
 
-    name: "simclr", "dino" (the teacher's backbone) or "clip" (the image tower, before its projection),
+    name: "simclr", "dino" (the teacher's backbone, a SmallCNN), "dino_vit" (the same recipe with the small ViT:
+    its class token's attention finds the object, its features do not separate the shapes) or "clip" (the image
+    tower, before its projection),
     looked up in chapters/06_self_supervised/checkpoints/ of the repository; or the path of a checkpoint.
     """
     path = _resolve(name_or_path)

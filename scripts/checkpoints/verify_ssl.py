@@ -1,6 +1,6 @@
 """Re-train one of chapter 6's checkpoints from the command its sidecar records and compare the metrics.
 
-    OMP_NUM_THREADS=1 DLNOTES_QUIET=1 python scripts/checkpoints/verify_ssl.py dino        # simclr, clip or dino
+    OMP_NUM_THREADS=1 DLNOTES_QUIET=1 python scripts/checkpoints/verify_ssl.py dino        # simclr, clip, dino, dino_vit
     python scripts/checkpoints/verify_ssl.py --sidecar /tmp/run.json --tolerance 0.01     # any sidecar
 
 The committed checkpoints were trained with --steps, so the re-run does the same steps on any machine; the
@@ -24,13 +24,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from dlnotes.ssl.checkpoint import CHECKPOINT_DIR, compare_metrics  # noqa: E402
+from dlnotes.ssl.checkpoint import CHECKPOINT_DIR, CHECKPOINT_NAMES, compare_metrics  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("method", nargs="?", choices=["simclr", "clip", "dino"])
+    which.add_argument("method", nargs="?", choices=CHECKPOINT_NAMES)
     which.add_argument("--sidecar", type=Path, help="the .json beside any checkpoint made by ssl_*.py")
     parser.add_argument("--tolerance", type=float, default=0.02)
     args = parser.parse_args()
