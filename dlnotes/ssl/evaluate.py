@@ -1,4 +1,5 @@
-"""Judging frozen features without fine-tuning: k-nearest-neighbour accuracy and a linear probe.
+"""Judging frozen features without fine-tuning: k-nearest-neighbour accuracy and a linear probe (and, for a ViT,
+how much of its class token's attention falls on the object: `attention_on_object`).
 
 k-NN (Wu et al. 2018, used by DINO): cosine similarity to every labelled reference, the k most similar vote
 for their class. With ``weighting="exp"`` a neighbour at similarity s votes exp(s / temperature), so closer
@@ -136,3 +137,15 @@ def knn_with_baselines(encoder: nn.Module, random_init: nn.Module,
     the raw pixels and the same network at its random initialisation."""
     return {"knn": knn_eval(encoder, split, k=k), "knn_raw_pixels": knn_eval(None, split, k=k),
             "knn_random_init": knn_eval(random_init, split, k=k)}
+
+
+@torch.no_grad()
+def attention_on_object(vit: nn.Module, images: Tensor, masks: Tensor) -> tuple[float, float]:
+    """(share of the class token's last-block attention (mean over heads) on the object's mask, the mask's
+    share of the image = that share for uniform attention), averaged over the images."""
+    vit.eval()
+    vit(images)
+    att = vit.cls_attention().mean(1)  # (N, h, w)
+    att = att / att.sum((1, 2), keepdim=True)
+    patch_mask = F.adaptive_avg_pool2d(masks[:, None].float(), att.shape[-2:])[:, 0]  # fraction of each patch
+    return (att * patch_mask).sum((1, 2)).mean().item(), patch_mask.mean().item()

@@ -44,14 +44,13 @@ import time
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from dlnotes.data import make_shapes
 from dlnotes.ssl import (DinoHead, collapse_metrics, dino_step, extract_features, knn_with_baselines,
                          save_checkpoint, split_shapes, teacher_probs)
 from dlnotes.ssl.checkpoint import (build_encoder, check_script_args, script_command, script_parser,
                                     training_fraction)
-from dlnotes.ssl.evaluate import EVAL_SEED
+from dlnotes.ssl.evaluate import EVAL_SEED, attention_on_object
 
 FULL = {
     "encoder": {"name": "small_vit", "dim": 128, "depth": 4, "heads": 4, "mlp_dim": 256},
@@ -66,18 +65,6 @@ FULL = {
 SHORT = {**FULL, "encoder": {"name": "small_vit", "dim": 32, "depth": 1, "heads": 2, "mlp_dim": 64},
          "head": {"num_prototypes": 16, "hidden_dim": 32, "bottleneck_dim": 16},
          "n_train": 512, "batch_size": 32, "minutes": 0.04, "n_reference": 300, "n_test": 200}
-
-
-@torch.no_grad()
-def attention_on_object(vit, images: torch.Tensor, masks: torch.Tensor) -> tuple[float, float]:
-    """(share of the class token's last-block attention (mean over heads) on the object's mask, the mask's
-    share of the image = that share for uniform attention), averaged over the images."""
-    vit.eval()
-    vit(images)
-    att = vit.cls_attention().mean(1)  # (N, h, w)
-    att = att / att.sum((1, 2), keepdim=True)
-    patch_mask = F.adaptive_avg_pool2d(masks[:, None].float(), att.shape[-2:])[:, 0]  # fraction of each patch
-    return (att * patch_mask).sum((1, 2)).mean().item(), patch_mask.mean().item()
 
 
 def main() -> None:
